@@ -1,0 +1,1 @@
+//! Selection policy and write-back of chosen terms through the lossless editor.

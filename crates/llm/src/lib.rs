@@ -1,0 +1,1 @@
+//! The LLM engine: any OpenAI-compatible API, live or Batch.
