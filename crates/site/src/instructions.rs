@@ -46,79 +46,129 @@ pub(crate) fn plain(s: &str) -> String {
     out.to_string()
 }
 
-const TOPIC_WORDS: &[&str] = &[
-    "key topics",
-    "key topic",
-    "topics",
-    "topics include",
-    "key areas",
-    "focus areas",
-    "includes",
-    "include",
-    "covers",
-    "in scope",
-    "scope includes",
-    "use for",
-    "use this for",
-    "relevant topics",
-    "key themes",
-    "themes",
-    "key concepts",
-];
+/// What a heading label says it introduces. Exclusions are checked first: "do not
+/// include" and "out of scope" must not read as topics or scope.
+fn classify_label(label: &str) -> Section {
+    const EXCLUDE: &[&str] = &[
+        "exclu",
+        "do not",
+        "don't",
+        "not for",
+        "out of scope",
+        "avoid",
+        "not included",
+        "not cover",
+        "never use",
+        "not use",
+    ];
+    const TOPICS: &[&str] = &[
+        "topic",
+        "include",
+        "cover",
+        "in scope",
+        "focus",
+        "theme",
+        "key concept",
+        "key area",
+        "use for",
+        "use this for",
+        "relevant",
+    ];
+    const SCOPE: &[&str] = &[
+        "scope",
+        "purpose",
+        "definition",
+        "overview",
+        "context",
+        "description",
+    ];
+    if EXCLUDE.iter().any(|w| label.contains(w)) {
+        Section::Exclude
+    } else if TOPICS.iter().any(|w| label.contains(w)) {
+        Section::Topics
+    } else if SCOPE.iter().any(|w| label.contains(w)) {
+        Section::Scope
+    } else {
+        Section::Other
+    }
+}
 
-const EXCLUDE_WORDS: &[&str] = &[
-    "strictly exclude",
-    "exclude",
-    "excludes",
-    "exclusions",
-    "exclusion",
-    "do not use for",
-    "don't use for",
-    "do not include",
-    "not for",
-    "out of scope",
-    "avoid",
-    "strictly avoid",
-    "does not cover",
-    "not included",
-];
-
-/// If `line` is a heading, returns its section and any text after the heading's colon.
+/// If `line` is a heading, returns its section and any text after it on the same line.
+///
+/// Headings are recognised by markup (`**Label:**`, `**Label**:`, `**Label**`, `### Label`)
+/// — any length — or, without markup, by a short label before a colon (`Exclusions:`,
+/// `Key topics include: a, b`). A bold lead-in followed by prose (`**Strictly exclude**
+/// anything that …`) is a heading whose text is one item.
 fn heading(line: &str) -> Option<(Section, String)> {
     let t = line.trim();
     if t.is_empty() || is_bullet(t).is_some() {
         return None;
     }
-    let is_md_heading = t.starts_with('#');
-    // The heading label is the text before the first ':' (if any).
-    let (label, rest) = match t.find(':') {
-        Some(i) => (&t[..i], t[i + 1..].trim()),
-        None if is_md_heading || (t.starts_with("**") && t.ends_with("**")) => (t, ""),
-        None => return None,
-    };
-    let label = plain_lower(label);
-    let label = label.trim_end_matches(':').trim();
-    // A colon inside a long sentence is not a heading.
-    if label.split_whitespace().count() > 6 {
-        return None;
-    }
-    let rest = plain(rest.trim_start_matches("**").trim());
-    let matches = |words: &[&str]| {
-        words
-            .iter()
-            .any(|w| label == *w || label.starts_with(&format!("{w} ")))
-            || words.iter().any(|w| label.ends_with(&format!(" {w}")))
-    };
-    // Exclusions first: "do not include" must not read as "include".
-    if matches(EXCLUDE_WORDS) || label.contains("exclu") {
-        Some((Section::Exclude, rest))
-    } else if matches(TOPIC_WORDS) || label.contains("topic") {
-        Some((Section::Topics, rest))
-    } else if is_md_heading || t.ends_with(':') || t.ends_with(":**") || t.ends_with("**") {
-        Some((Section::Other, rest))
+    let (label, rest, strong) = if let Some(inner) = t.strip_prefix("**") {
+        let j = inner.find("**")?;
+        let bold = inner[..j].trim();
+        let after = inner[j + 2..].trim();
+        if let Some(l) = bold.strip_suffix(':') {
+            (l.to_string(), after.to_string(), true)
+        } else if let Some(a) = after.strip_prefix(':') {
+            (bold.to_string(), a.trim().to_string(), true)
+        } else if after.is_empty() && !bold.ends_with(['.', '!', '?']) {
+            (bold.to_string(), String::new(), true)
+        } else {
+            let lower = bold.to_lowercase();
+            if !after.is_empty() && classify_label(&lower) == Section::Exclude {
+                let item = plain(&format!("{bold} {after}"));
+                return Some((Section::Exclude, format!("\u{0}{item}")));
+            }
+            return None;
+        }
+    } else if t.starts_with('#') {
+        let h = t.trim_start_matches('#').trim();
+        match h.split_once(':') {
+            Some((l, r)) => (l.to_string(), r.trim().to_string(), true),
+            None => (h.to_string(), String::new(), true),
+        }
     } else {
-        None
+        let (l, r) = t.split_once(':')?;
+        (l.to_string(), r.trim().to_string(), false)
+    };
+    let label = plain_lower(&label);
+    let section = classify_label(&label);
+    if !strong {
+        // Without markup, only a short label that *starts* like a heading counts:
+        // "Key topics include:", "Exclusions:", not "This covers one thing: …".
+        const STARTS: &[&str] = &[
+            "key",
+            "topic",
+            "include",
+            "cover",
+            "exclu",
+            "strictly",
+            "do not",
+            "don't",
+            "not ",
+            "out of scope",
+            "avoid",
+            "never",
+            "scope",
+            "purpose",
+            "in scope",
+            "focus",
+            "use for",
+            "example",
+            "relevant",
+            "theme",
+            "definition",
+            "overview",
+        ];
+        if label.split_whitespace().count() > 6
+            || !STARTS.iter().any(|w| label.starts_with(w))
+            || (section == Section::Other && !rest.is_empty())
+        {
+            return None;
+        }
     }
+    Some((section, plain(&rest)))
 }
 
 /// If `line` is a list item, returns its text.
@@ -140,12 +190,21 @@ fn is_bullet(line: &str) -> Option<&str> {
     None
 }
 
+/// Items written on the heading's own line: `a; b` or `a, b, c` when every item is short;
+/// otherwise (prose) the whole text is one item.
 fn split_inline_items(rest: &str) -> Vec<String> {
-    let sep = if rest.contains(';') { ';' } else { ',' };
-    rest.split(sep)
-        .map(|s| plain(s).trim_end_matches('.').trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+    if let Some(prose) = rest.strip_prefix('\u{0}') {
+        return vec![prose.to_string()];
+    }
+    let clean = |s: &str| plain(s).trim_end_matches('.').trim().to_string();
+    let parts: Vec<String> = if rest.contains(';') {
+        rest.split(';').map(clean).collect()
+    } else if rest.split(',').all(|p| p.split_whitespace().count() <= 5) {
+        rest.split(',').map(clean).collect()
+    } else {
+        vec![clean(rest)]
+    };
+    parts.into_iter().filter(|s| !s.is_empty()).collect()
 }
 
 /// Parses an `Instructions` text.
@@ -165,7 +224,7 @@ pub fn parse_instructions(raw: &str) -> Instructions {
                     Section::Topics => topics.extend(items),
                     Section::Exclude => exclusions.extend(items),
                     Section::Other => other.extend(items),
-                    Section::Scope => {}
+                    Section::Scope => scope_lines.extend(items),
                 }
             }
             continue;
@@ -279,6 +338,30 @@ mod tests {
         let i = parse_instructions("**Do not include:**\n- x\n**Includes:**\n- y\n");
         assert_eq!(i.exclusions, ["x"]);
         assert_eq!(i.key_topics, ["y"]);
+    }
+
+    #[test]
+    fn long_bold_headings_and_prose_exclusions() {
+        let raw = "**Use this category only for discussions on Lean.**\n\n**Scope and Purpose:**\nLean thinking in delivery.\n\n**Key topics that should be discussed under this category include:**\n- waste\n- flow\n\n**Strictly exclude** discussions on unrelated frameworks (e.g., Kanban, Scrum), or tooling.\n";
+        let i = parse_instructions(raw);
+        assert_eq!(
+            i.scope,
+            "Use this category only for discussions on Lean. Lean thinking in delivery."
+        );
+        assert_eq!(i.key_topics, ["waste", "flow"]);
+        assert_eq!(
+            i.exclusions,
+            [
+                "Strictly exclude discussions on unrelated frameworks (e.g., Kanban, Scrum), or tooling."
+            ]
+        );
+    }
+
+    #[test]
+    fn a_note_with_a_colon_is_prose() {
+        let i = parse_instructions("Note: this is for teams.\n**Key Topics**\n- a\n");
+        assert_eq!(i.scope, "Note: this is for teams.");
+        assert_eq!(i.key_topics, ["a"]);
     }
 
     #[test]
