@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use taxonomist_model::{EngineId, PageId, Score, Site, TermId, Usage};
+use taxonomist_model::{EngineId, Hash, PageId, Score, Site, TermId, Usage};
 
 /// What an engine should score: for each page (by index into `site.pages`), the terms (by
 /// index into `site.terms`) whose scores are needed.
@@ -175,6 +175,14 @@ pub enum EngineError {
 pub trait Engine {
     /// The engine and version its scores carry. Part of every score's freshness.
     fn id(&self) -> EngineId;
+
+    /// The definition hash each term's scores depend on, one per `site.terms` entry: a
+    /// stored score is fresh only while it matches. By default the term's own
+    /// [`taxonomist_model::Term::definition_hash`]; an engine whose score for a term also
+    /// reads other terms folds their hashes in.
+    fn definition_hashes(&self, site: &Site) -> Vec<Hash> {
+        site.terms.iter().map(|t| t.definition_hash).collect()
+    }
 
     /// Scores `work` over `site`, pushing results into `sink`.
     fn score(

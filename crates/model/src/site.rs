@@ -187,28 +187,24 @@ pub struct Term {
     pub ignore: bool,
     /// The term page's own path, relative to the site root.
     pub path: PathBuf,
-    /// Terms of other taxonomies the term page itself lists (taxonomy → values).
+    /// Terms the term page itself lists (taxonomy → values), as pages do. A term page may
+    /// list terms of its own taxonomy (related terms), never itself.
     pub terms: BTreeMap<String, Vec<String>>,
     /// Hash of everything that affects a score. See [`Term::compute_definition_hash`].
     pub definition_hash: Hash,
 }
 
 impl Term {
-    /// The definition hash: title, aliases, description, instructions; and, when there are
-    /// no instructions (the engines then fall back to it), the body text.
+    /// The definition hash: what the term *means* — description and Instructions, or the
+    /// body text when there are no Instructions (the engines then fall back to it). The
+    /// title and aliases are names, not meaning: renaming a term (same slug, new title, the
+    /// old title kept as an alias) keeps its scores fresh.
     pub fn compute_definition_hash(
-        title: &str,
-        aliases: &[String],
         description: &str,
         instructions: Option<&Instructions>,
         body_text: &str,
     ) -> Hash {
-        let mut h = Hasher::new("term-definition/1");
-        h.str(title);
-        h.field(&(aliases.len() as u64).to_le_bytes());
-        for a in aliases {
-            h.str(a);
-        }
+        let mut h = Hasher::new("term-definition/2");
         h.str(description);
         match instructions {
             Some(i) => {
@@ -417,14 +413,18 @@ mod tests {
             raw: "x".into(),
             ..Default::default()
         };
-        let a = Term::compute_definition_hash("T", &[], "d", Some(&i), "body1");
-        let b = Term::compute_definition_hash("T", &[], "d", Some(&i), "body2");
+        let a = Term::compute_definition_hash("d", Some(&i), "body1");
+        let b = Term::compute_definition_hash("d", Some(&i), "body2");
         assert_eq!(a, b);
-        let c = Term::compute_definition_hash("T", &[], "d", None, "body1");
-        let d = Term::compute_definition_hash("T", &[], "d", None, "body2");
+        let c = Term::compute_definition_hash("d", None, "body1");
+        let d = Term::compute_definition_hash("d", None, "body2");
         assert_ne!(c, d);
-        let e = Term::compute_definition_hash("T", &["Old".into()], "d", None, "body1");
-        assert_ne!(c, e);
+        let i2 = Instructions {
+            raw: "y".into(),
+            ..Default::default()
+        };
+        assert_ne!(a, Term::compute_definition_hash("d", Some(&i2), "body1"));
+        assert_ne!(a, Term::compute_definition_hash("d2", Some(&i), "body1"));
     }
 
     #[test]

@@ -768,18 +768,8 @@ pub fn parse_term(
         "hybrid" => Origin::Hybrid,
         _ => Origin::Human,
     };
-    let others: Vec<Taxonomy> = taxonomies
-        .iter()
-        .filter(|t| t.name != taxonomy)
-        .cloned()
-        .collect();
-    let definition_hash = Term::compute_definition_hash(
-        &title,
-        &aliases,
-        &description,
-        instructions.as_ref(),
-        &body_text,
-    );
+    let definition_hash =
+        Term::compute_definition_hash(&description, instructions.as_ref(), &body_text);
     let term = Term {
         id: TermId::new(taxonomy, slug),
         taxonomy: taxonomy.to_string(),
@@ -793,7 +783,7 @@ pub fn parse_term(
         origin,
         ignore: is_true(get(data, "ignore")),
         path: file.to_path_buf(),
-        terms: taxonomy_terms(data, &others),
+        terms: taxonomy_terms(data, taxonomies),
         definition_hash,
     };
     Ok((term, warnings))

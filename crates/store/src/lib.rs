@@ -1,1 +1,345 @@
-//! The incremental score store under .taxonomist/.
+//! The incremental score store under `<site>/.taxonomist/`.
+//!
+//! # Brief overview
+//! - [`Store`]: one text file per page under `.taxonomist/scores/` ([`PageScores`], format
+//!   in [`file`]), written atomically and only when its bytes change; an exclusive
+//!   [`fsutil::Lock`] so two runs never write one store; damaged files moved aside, never
+//!   deleted.
+//! - [`plan`]: which (page, term) pairs are fresh, which are stale and why
+//!   ([`Staleness`]), which stored entries are orphans. A score is fresh only when its
+//!   page's content hash, its term's definition hash and the engine id all match.
+//!
+//! ```
+//! let dir = tempfile::tempdir()?;
+//! let store = taxonomist_store::Store::open(dir.path());
+//! let (pages, warnings) = store.load_all()?;
+//! assert!(pages.is_empty() && warnings.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod file;
+pub mod fsutil;
+mod plan;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use file::{FileError, PageScores};
+pub use fsutil::{Holder, Lock};
+pub use plan::{Plan, Staleness, plan};
+use taxonomist_model::PageId;
+
+/// The store's folder, relative to the site root.
+pub const DIR: &str = ".taxonomist";
+
+/// Errors that stop a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Another run holds the lock.
+    #[error("the store {path} is in use by another taxonomist run{}{}; wait for it to finish (the lock is released when that process exits)",
+        .holder.pid.map(|p| format!(" (pid {p}")).unwrap_or_default(),
+        if .holder.pid.is_some() { if .holder.what.is_empty() { ")".to_string() } else { format!(": {})", .holder.what) } } else { String::new() })]
+    Locked {
+        /// The store folder.
+        path: PathBuf,
+        /// Who holds it.
+        holder: Holder,
+    },
+}
+
+/// A problem with one stored file; the run goes on without it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreWarning {
+    /// The file.
+    pub path: PathBuf,
+    /// What was wrong and what was done.
+    pub message: String,
+}
+
+/// The score store of one site.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// The file name of a page id: path segments kept, anything outside `[A-Za-z0-9._-]`
+/// percent-encoded, `.` and `..` segments escaped, `.json` appended.
+pub fn page_file_name(id: &PageId) -> PathBuf {
+    let mut out = PathBuf::new();
+    for seg in id.as_str().split('/') {
+        let mut s = String::new();
+        for b in seg.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
+                s.push(b as char);
+            } else {
+                s.push_str(&format!("%{b:02X}"));
+            }
+        }
+        if s.is_empty() || s == "." || s == ".." || s.starts_with('.') {
+            s = format!("%2E{}", s.trim_start_matches('.'));
+        }
+        out.push(s);
+    }
+    let mut name = out.into_os_string();
+    name.push(".json");
+    PathBuf::from(name)
+}
+
+impl Store {
+    /// The store of the site at `site_root` (nothing is created until written).
+    pub fn open(site_root: &Path) -> Store {
+        Store {
+            root: site_root.join(DIR),
+        }
+    }
+
+    /// The store folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder holding page files.
+    pub fn scores_dir(&self) -> PathBuf {
+        self.root.join("scores")
+    }
+
+    /// The rebuildable cache folder (embeddings), git-ignored.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+
+    /// Takes the store's exclusive lock, or says who has it.
+    pub fn lock(&self, what: &str) -> Result<Lock, StoreError> {
+        let path = self.root.join("lock");
+        match Lock::try_acquire(&path, what) {
+            Ok(Ok(lock)) => {
+                self.ensure_gitignore()?;
+                Ok(lock)
+            }
+            Ok(Err(holder)) => Err(StoreError::Locked {
+                path: self.root.clone(),
+                holder,
+            }),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    fn ensure_gitignore(&self) -> Result<(), StoreError> {
+        let path = self.root.join(".gitignore");
+        if path.exists() {
+            return Ok(());
+        }
+        let text = "# rebuildable caches and run state; scores/ is meant to be committed\ncache/\nlock\n*.tmp\n*.corrupt-*\n";
+        fsutil::write_atomic(&path, text.as_bytes())
+            .map(|_| ())
+            .map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// The file of one page.
+    pub fn page_path(&self, id: &PageId) -> PathBuf {
+        self.scores_dir().join(page_file_name(id))
+    }
+
+    /// Loads every page file. Damaged files are moved aside and reported; their pages count
+    /// as never scored.
+    pub fn load_all(
+        &self,
+    ) -> Result<(BTreeMap<PageId, PageScores>, Vec<StoreWarning>), StoreError> {
+        let dir = self.scores_dir();
+        let mut pages = BTreeMap::new();
+        let mut warnings = Vec::new();
+        if !dir.is_dir() {
+            return Ok((pages, warnings));
+        }
+        let mut files: Vec<PathBuf> = walk_json(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        files.sort();
+        for path in files {
+            match self.load_file(&path) {
+                Ok(p) => {
+                    pages.insert(p.page.clone(), p);
+                }
+                Err(w) => warnings.push(w),
+            }
+        }
+        Ok((pages, warnings))
+    }
+
+    fn load_file(&self, path: &Path) -> Result<PageScores, StoreWarning> {
+        let text = match std::fs::read(path) {
+            Ok(b) => String::from_utf8(b).map_err(|_| "not UTF-8".to_string()),
+            Err(e) => {
+                return Err(StoreWarning {
+                    path: path.to_path_buf(),
+                    message: format!("cannot read: {e}; its page will be re-scored"),
+                });
+            }
+        };
+        let parsed = text.and_then(|t| PageScores::from_text(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(p) => Ok(p),
+            Err(why) => {
+                let message = match fsutil::move_aside(path) {
+                    Ok(dest) => format!(
+                        "{why}; moved aside to {} and its page will be re-scored",
+                        dest.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    ),
+                    Err(e) => {
+                        format!("{why}; could not move it aside ({e}); its page will be re-scored")
+                    }
+                };
+                Err(StoreWarning {
+                    path: path.to_path_buf(),
+                    message,
+                })
+            }
+        }
+    }
+
+    /// Loads one page's file, if present and sound.
+    pub fn load_page(&self, id: &PageId) -> Result<Option<PageScores>, StoreWarning> {
+        let path = self.page_path(id);
+        if !path.exists() {
+            return Ok(None);
+        }
+        self.load_file(&path).map(Some)
+    }
+
+    /// Writes one page's file (atomically, only if its bytes change). Returns whether it
+    /// wrote.
+    pub fn write_page(&self, scores: &PageScores) -> Result<bool, StoreError> {
+        let path = self.page_path(&scores.page);
+        fsutil::write_atomic(&path, scores.to_text().as_bytes())
+            .map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// Removes one page's file (pruning a deleted page).
+    pub fn remove_page(&self, id: &PageId) -> Result<bool, StoreError> {
+        let path = self.page_path(id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    /// Bytes used by the rebuildable cache.
+    pub fn cache_size(&self) -> u64 {
+        dir_size(&self.cache_dir())
+    }
+}
+
+fn walk_json(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let p = entry.path();
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file()
+                && p.extension().is_some_and(|x| x == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(|e| e.ok())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_safe_and_distinct() {
+        let f = |s: &str| {
+            page_file_name(&PageId(s.into()))
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(f("blog/2024/x"), "blog/2024/x.json");
+        assert_eq!(f("5wIEg7lD_Xd"), "5wIEg7lD_Xd.json");
+        assert_eq!(f("a b/c:d"), "a%20b/c%3Ad.json");
+        assert_eq!(f("../etc/passwd"), "%2E/etc/passwd.json");
+        assert_eq!(f("blog/.hidden"), "blog/%2Ehidden.json");
+        assert_ne!(f("a/b"), f("a%2Fb"));
+    }
+
+    #[test]
+    fn corrupt_files_are_moved_aside_and_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path());
+        let good = PageScores {
+            page: PageId("ok".into()),
+            path: String::new(),
+            scores: Default::default(),
+        };
+        store.write_page(&good).expect("write");
+        let bad = store.scores_dir().join("bad.json");
+        std::fs::write(&bad, "{ this is not json").expect("write");
+        let (pages, warnings) = store.load_all().expect("load");
+        assert_eq!(pages.len(), 1);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0]
+                .message
+                .contains("moved aside to bad.json.corrupt-1"),
+            "{:?}",
+            warnings
+        );
+        assert!(!bad.exists());
+        assert!(
+            store.scores_dir().join("bad.json.corrupt-1").exists(),
+            "never deleted"
+        );
+        // The next load is clean.
+        let (_, warnings) = store.load_all().expect("load");
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn locked_store_message_names_the_pid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path());
+        let _held = store.lock("taxonomist classify").expect("lock");
+        let err = store.lock("taxonomist apply").expect_err("locked");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("pid {}: taxonomist classify", std::process::id())),
+            "{msg}"
+        );
+        assert!(dir.path().join(".taxonomist/.gitignore").exists());
+    }
+}
