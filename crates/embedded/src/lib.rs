@@ -564,10 +564,7 @@ impl Engine for EmbeddedEngine {
 /// Labels from the site's own front matter: every page `is_trusted` accepts lists its terms
 /// (listed = 100) and, by omission, rejects the other terms of that taxonomy (0). Values no
 /// term defines are ignored. A page that lists nothing in a taxonomy says nothing about it.
-pub fn labels_from_front_matter(
-    site: &Site,
-    is_trusted: &dyn Fn(&taxonomist_model::Page) -> bool,
-) -> Labels {
+pub fn labels_from_front_matter(site: &Site, is_trusted: &dyn Fn(usize) -> bool) -> Labels {
     let by_tax: BTreeMap<&str, Vec<usize>> =
         site.terms
             .iter()
@@ -586,7 +583,7 @@ pub fn labels_from_front_matter(
         .collect();
     let mut triples = Vec::new();
     for (p, page) in site.pages.iter().enumerate() {
-        if !is_trusted(page) {
+        if !is_trusted(p) {
             continue;
         }
         for (tax, values) in &page.terms {

@@ -144,6 +144,9 @@ pub enum Origin {
     Ai,
     /// Both.
     Hybrid,
+    /// No term page: the term was made from a value pages list (a taxonomy without term
+    /// pages, such as a blog's free-form tags).
+    Implicit,
 }
 
 /// A term's parsed `Instructions` block.

@@ -114,6 +114,9 @@ pub struct TaxonomySection {
     pub mode: Option<Mode>,
     /// `false` to leave a Hugo taxonomy out of classification.
     pub classify: Option<bool>,
+    /// When the taxonomy has no term pages at all, make implicit terms from the values
+    /// listed on at least this many pages (default 3; 0 turns it off).
+    pub implicit_min_uses: Option<usize>,
 }
 
 /// Everything loading needs, resolved from the Hugo config, `taxonomist.toml` and the
@@ -132,6 +135,8 @@ pub struct Config {
     pub taxonomies: Vec<Taxonomy>,
     /// Level thresholds.
     pub thresholds: Thresholds,
+    /// Per taxonomy: minimum uses for implicit terms (see [`TaxonomySection`]).
+    pub implicit_min_uses: BTreeMap<String, usize>,
 }
 
 /// Reads the site config under `root`. Missing config files are fine (Hugo defaults);
@@ -180,6 +185,7 @@ fn resolve(root: &Path, hugo: HugoConfig, taxonomist: Option<TaxonomistToml>) ->
         ],
     };
     let mut thresholds = Thresholds::default();
+    let mut implicit_min_uses = BTreeMap::new();
     if let Some(t) = &taxonomist {
         if let Some(l) = t.levels {
             thresholds = l;
@@ -204,6 +210,9 @@ fn resolve(root: &Path, hugo: HugoConfig, taxonomist: Option<TaxonomistToml>) ->
                 tax.key = k.clone();
             }
             apply_policy(&mut tax.policy, sec);
+            if let Some(n) = sec.implicit_min_uses {
+                implicit_min_uses.insert(name.clone(), n);
+            }
         }
     }
     Config {
@@ -213,6 +222,7 @@ fn resolve(root: &Path, hugo: HugoConfig, taxonomist: Option<TaxonomistToml>) ->
         content_dir: PathBuf::from(content_dir),
         taxonomies,
         thresholds,
+        implicit_min_uses,
     }
 }
 

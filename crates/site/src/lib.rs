@@ -30,8 +30,8 @@ use taxonomist_model::Diagnostic;
 pub use config::{Config, HugoConfig, TaxonomistToml, read_config, read_config_with};
 pub use instructions::parse_instructions;
 pub use load::{
-    FileKind, LoadOptions, MAX_FILE_BYTES, classify_path, load, load_with_config, parse_page,
-    parse_term,
+    DEFAULT_IMPLICIT_MIN_USES, FileKind, LoadOptions, MAX_FILE_BYTES, classify_path,
+    implicit_terms, load, load_with_config, parse_page, parse_term,
 };
 pub use markdown::{strip_shortcodes, to_plain_text};
 

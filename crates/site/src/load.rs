@@ -325,7 +325,30 @@ pub fn load_with_config(config: &Config, opts: &LoadOptions) -> Result<Site, Err
         }
     }
     let pages = dedup_pages(pages, &mut diagnostics);
-    let terms = dedup_terms(terms, &mut diagnostics);
+    let mut terms = dedup_terms(terms, &mut diagnostics);
+    for tax in &config.taxonomies {
+        let min = config
+            .implicit_min_uses
+            .get(&tax.name)
+            .copied()
+            .unwrap_or(DEFAULT_IMPLICIT_MIN_USES);
+        if min == 0 || terms.iter().any(|t| t.taxonomy == tax.name) {
+            continue;
+        }
+        let made = implicit_terms(&tax.name, &pages, min);
+        if !made.is_empty() {
+            diagnostics.push(Diagnostic::warning(
+                config.content_dir.join(&tax.name),
+                format!(
+                    "{} has no term pages; using {} implicit terms made from values listed on at least {min} pages (no Instructions: add term pages to define them)",
+                    tax.name,
+                    made.len()
+                ),
+            ));
+        }
+        terms.extend(made);
+    }
+    terms.sort_by(|a, b| a.id.cmp(&b.id));
 
     diagnostics.sort();
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
@@ -369,6 +392,53 @@ fn io_message(err: &ignore::Error) -> String {
         | ignore::Error::WithLineNumber { err, .. } => io_message(err),
         other => other.to_string(),
     }
+}
+
+/// Default minimum uses for implicit terms.
+pub const DEFAULT_IMPLICIT_MIN_USES: usize = 3;
+
+/// Terms made from the values pages list, for a taxonomy without term pages: values that
+/// slugify alike are one term (titled with the most used spelling; the others become
+/// aliases), kept when listed on at least `min_uses` pages.
+pub fn implicit_terms(taxonomy: &str, pages: &[Page], min_uses: usize) -> Vec<Term> {
+    let mut by_slug: BTreeMap<String, (BTreeSet<usize>, BTreeMap<String, usize>)> = BTreeMap::new();
+    for (i, p) in pages.iter().enumerate() {
+        for v in p.terms.get(taxonomy).into_iter().flatten() {
+            let slug = taxonomist_model::slugify(v);
+            if slug.is_empty() {
+                continue;
+            }
+            let e = by_slug.entry(slug).or_default();
+            e.0.insert(i);
+            *e.1.entry(v.clone()).or_default() += 1;
+        }
+    }
+    by_slug
+        .into_iter()
+        .filter(|(_, (pages, _))| pages.len() >= min_uses)
+        .map(|(slug, (_, spellings))| {
+            let mut sp: Vec<(String, usize)> = spellings.into_iter().collect();
+            sp.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let title = sp[0].0.clone();
+            let aliases: Vec<String> = sp[1..].iter().map(|(s, _)| s.clone()).collect();
+            Term {
+                id: TermId::new(taxonomy, &slug),
+                taxonomy: taxonomy.to_string(),
+                slug,
+                title,
+                aliases,
+                description: String::new(),
+                instructions: None,
+                abstract_text: String::new(),
+                body_text: String::new(),
+                origin: Origin::Implicit,
+                ignore: false,
+                path: PathBuf::new(),
+                terms: BTreeMap::new(),
+                definition_hash: Term::compute_definition_hash("", None, ""),
+            }
+        })
+        .collect()
 }
 
 fn dedup_pages(pages: Vec<Page>, diags: &mut Vec<Diagnostic>) -> Vec<Page> {
@@ -1003,6 +1073,35 @@ mod tests {
             !t.terms.contains_key("tags"),
             "a term never lists its own taxonomy"
         );
+    }
+
+    #[test]
+    fn implicit_terms_from_values() {
+        let mk = |tags: &[&str]| {
+            let text = format!("---\ntags: [{}]\n---\n", tags.join(", "));
+            parse_page(
+                Path::new("a.md"),
+                "a.md",
+                &text,
+                PageKind::Single,
+                None,
+                &taxes(),
+            )
+            .expect("page")
+        };
+        let pages = vec![
+            mk(&["Rust", "tech notes"]),
+            mk(&["rust", "Tech Notes"]),
+            mk(&["Rust", "once"]),
+            mk(&["tech-notes"]),
+        ];
+        let t = implicit_terms("tags", &pages, 3);
+        let ids: Vec<&str> = t.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["tags/rust", "tags/tech-notes"]);
+        assert_eq!(t[0].title, "Rust");
+        assert_eq!(t[0].aliases, ["rust"]);
+        assert_eq!(t[1].origin, Origin::Implicit);
+        assert!(implicit_terms("tags", &pages, 4).is_empty());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - [`plan`]: which (page, term) pairs are fresh, which are stale and why
 //!   ([`Staleness`]), which stored entries are orphans. A score is fresh only when its
 //!   page's content hash, its term's definition hash and the engine id all match.
+//! - [`reference`](mod@reference): import and export of the reference system's per-page cache files
+//!   (`data.index.*.json`); imported judgments go to [`Store::imported`].
 //!
 //! ```
 //! let dir = tempfile::tempdir()?;
@@ -21,6 +23,7 @@
 pub mod file;
 pub mod fsutil;
 mod plan;
+pub mod reference;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -29,6 +32,7 @@ use std::path::{Path, PathBuf};
 pub use file::{FileError, PageScores};
 pub use fsutil::{Holder, Lock};
 pub use plan::{Plan, Staleness, plan};
+pub use reference::{ImportOptions, ImportReport, Imported};
 use taxonomist_model::PageId;
 
 /// The store's folder, relative to the site root.
@@ -100,6 +104,22 @@ impl Store {
     pub fn open(site_root: &Path) -> Store {
         Store {
             root: site_root.join(DIR),
+        }
+    }
+
+    /// A store in an explicit folder (for sites you cannot or do not want to write into).
+    pub fn at(dir: &Path) -> Store {
+        Store {
+            root: dir.to_path_buf(),
+        }
+    }
+
+    /// The store of imported scores (`.taxonomist/imported/`): judgments brought in from
+    /// another system, kept apart so that no engine run ever overwrites them. They are
+    /// labels the embedded engine can learn from.
+    pub fn imported(&self) -> Store {
+        Store {
+            root: self.root.join("imported"),
         }
     }
 
@@ -341,5 +361,47 @@ mod tests {
             "{msg}"
         );
         assert!(dir.path().join(".taxonomist/.gitignore").exists());
+    }
+}
+
+/// The current UTC time as RFC 3339 (`2026-11-28T05:12:09Z`), for `computed_at`.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Formats seconds since the Unix epoch as RFC 3339 UTC.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
     }
 }

@@ -1,0 +1,375 @@
+//! Selection: a taxonomy's policy and a page's scores → the terms the page should list.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use taxonomist_model::{Mode, Page, Score, Site, Taxonomy, TermId};
+
+/// Options that are not part of a taxonomy's policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SelectOptions {
+    /// Drop values no term defines instead of keeping them.
+    pub prune_undefined: bool,
+    /// Treat every taxonomy of this page as locked (e.g. a human-curated page).
+    pub lock_all: bool,
+}
+
+/// One taxonomy's outcome for one page.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Choice {
+    /// Taxonomy name.
+    pub taxonomy: String,
+    /// The list the page should have, as written to front matter (term titles).
+    pub terms: Vec<String>,
+    /// The list it has now.
+    pub current: Vec<String>,
+    /// Locked: never written.
+    pub locked: bool,
+    /// Nothing qualified and the fallback was written.
+    pub fallback: bool,
+    /// Selected terms with their final scores (best first).
+    pub scored: Vec<(TermId, f32)>,
+}
+
+impl Choice {
+    /// Whether writing would change the page's list.
+    pub fn changes(&self) -> bool {
+        !self.locked && self.terms != self.current
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    taxonomist_model::slugify(a) == taxonomist_model::slugify(b)
+}
+
+/// Chooses the terms of `taxonomy` for `page`. `scores` are the page's scores by term id;
+/// `self_term` is the term this page defines (a term page never lists itself).
+///
+/// Order: pinned terms, then the selection by final score (descending) then title; in
+/// `merge` mode the page's current terms come first and new ones are appended. Values no
+/// term defines are kept at the end unless `prune_undefined`. Excluded terms never appear.
+pub fn choose(
+    site: &Site,
+    page: &Page,
+    self_term: Option<&TermId>,
+    scores: &BTreeMap<TermId, Score>,
+    taxonomy: &Taxonomy,
+    opts: SelectOptions,
+) -> Choice {
+    let name = taxonomy.name.as_str();
+    let current: Vec<String> = page.terms.get(name).cloned().unwrap_or_default();
+    let locked = opts.lock_all || page.locks.lock.contains(name);
+    let excluded: Vec<&String> = page
+        .locks
+        .exclude
+        .get(name)
+        .map(|v| v.iter().collect())
+        .unwrap_or_default();
+    let is_excluded = |title: &str| excluded.iter().any(|e| same(e, title));
+    let canonical = |v: &str| site.find_term(name, v).map(|t| t.title.clone());
+
+    if locked {
+        return Choice {
+            taxonomy: name.to_string(),
+            terms: current.clone(),
+            current,
+            locked: true,
+            fallback: false,
+            scored: Vec::new(),
+        };
+    }
+
+    let policy = &taxonomy.policy;
+    let mut ranked: Vec<(&Score, &taxonomist_model::Term)> = scores
+        .values()
+        .filter_map(|s| site.term(&s.term).map(|t| (s, t)))
+        .filter(|(_, t)| t.taxonomy == name && !t.ignore && Some(&t.id) != self_term)
+        .filter(|(s, t)| s.final_score >= policy.min_score && !is_excluded(&t.title))
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.0.final_score
+            .total_cmp(&a.0.final_score)
+            .then_with(|| a.1.title.cmp(&b.1.title))
+    });
+
+    let mut out: Vec<String> = Vec::new();
+    let push = |out: &mut Vec<String>, title: String| {
+        if !out.iter().any(|x| same(x, &title)) {
+            out.push(title);
+        }
+    };
+    let pins: Vec<String> = page.locks.pin.get(name).cloned().unwrap_or_default();
+    if policy.mode == Mode::Merge {
+        for v in &current {
+            if let Some(c) = canonical(v)
+                && !is_excluded(&c)
+            {
+                push(&mut out, v.clone());
+            }
+        }
+    }
+    for p in &pins {
+        push(&mut out, canonical(p).unwrap_or_else(|| p.clone()));
+    }
+    let mut scored = Vec::new();
+    let mut added = 0;
+    for (s, t) in &ranked {
+        if added >= policy.max {
+            break;
+        }
+        if out.iter().any(|x| same(x, &t.title)) {
+            continue;
+        }
+        out.push(t.title.clone());
+        scored.push((t.id.clone(), s.final_score));
+        added += 1;
+    }
+    let mut fallback = false;
+    let defined_in_out = out.iter().any(|v| canonical(v).is_some());
+    if !defined_in_out
+        && let Some(f) = &policy.fallback
+        && !is_excluded(f)
+    {
+        push(&mut out, canonical(f).unwrap_or_else(|| f.clone()));
+        fallback = true;
+    }
+    if !opts.prune_undefined {
+        for v in &current {
+            if canonical(v).is_none()
+                && !is_excluded(v)
+                && !policy.fallback.as_deref().is_some_and(|f| same(f, v))
+            {
+                push(&mut out, v.clone());
+            }
+        }
+    }
+    Choice {
+        taxonomy: name.to_string(),
+        terms: out,
+        current,
+        locked: false,
+        fallback,
+        scored,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use taxonomist_model::*;
+
+    use super::*;
+
+    fn term(tax: &str, title: &str) -> Term {
+        let slug = slugify(title);
+        Term {
+            id: TermId::new(tax, &slug),
+            taxonomy: tax.into(),
+            slug,
+            title: title.into(),
+            aliases: vec![],
+            description: String::new(),
+            instructions: None,
+            abstract_text: String::new(),
+            body_text: String::new(),
+            origin: Origin::Human,
+            ignore: false,
+            path: PathBuf::new(),
+            terms: Default::default(),
+            definition_hash: Hash::default(),
+        }
+    }
+
+    fn site() -> Site {
+        let mut terms = vec![
+            term("tags", "Alpha"),
+            term("tags", "Beta"),
+            term("tags", "Gamma"),
+            term("tags", "Delta"),
+            term("categories", "Uncategorized"),
+            term("categories", "Ops"),
+        ];
+        terms.sort_by(|a, b| a.id.cmp(&b.id));
+        Site {
+            taxonomies: vec![
+                Taxonomy::new("tags", None),
+                Taxonomy::new("categories", None),
+            ],
+            terms,
+            ..Default::default()
+        }
+    }
+
+    fn page(tags: &[&str]) -> Page {
+        Page {
+            id: PageId("p".into()),
+            path: PathBuf::new(),
+            rel: String::new(),
+            kind: PageKind::Single,
+            lang: None,
+            title: String::new(),
+            description: String::new(),
+            date: None,
+            draft: false,
+            body_text: String::new(),
+            terms: [(
+                "tags".to_string(),
+                tags.iter().map(|s| s.to_string()).collect(),
+            )]
+            .into(),
+            locks: Locks::default(),
+            origin: None,
+            has_front_matter: true,
+            content_hash: Hash::default(),
+        }
+    }
+
+    fn scores(list: &[(&str, f32)]) -> BTreeMap<TermId, Score> {
+        list.iter()
+            .map(|(id, f)| {
+                let s = Score {
+                    term: TermId(id.to_string()),
+                    confidence: *f,
+                    lexical: 0.0,
+                    final_score: *f,
+                    reason: String::new(),
+                    dimensions: None,
+                    engine: EngineId {
+                        name: "e".into(),
+                        model: "m".into(),
+                        version: "v".into(),
+                    },
+                    inputs: Inputs {
+                        content_hash: Hash::default(),
+                        definition_hash: Hash::default(),
+                    },
+                    computed_at: String::new(),
+                    usage: None,
+                };
+                (s.term.clone(), s)
+            })
+            .collect()
+    }
+
+    fn tax(site: &Site, name: &str) -> Taxonomy {
+        site.taxonomy(name).expect("taxonomy").clone()
+    }
+
+    #[test]
+    fn replace_orders_by_score_then_title_and_caps() {
+        let s = site();
+        let mut t = tax(&s, "tags");
+        t.policy.max = 2;
+        t.policy.min_score = 50.0;
+        let sc = scores(&[
+            ("tags/alpha", 60.0),
+            ("tags/beta", 90.0),
+            ("tags/gamma", 60.0),
+            ("tags/delta", 10.0),
+        ]);
+        let c = choose(
+            &s,
+            &page(&["Delta", "Serverless"]),
+            None,
+            &sc,
+            &t,
+            SelectOptions::default(),
+        );
+        assert_eq!(
+            c.terms,
+            ["Beta", "Alpha", "Serverless"],
+            "undefined kept, delta dropped"
+        );
+        assert!(c.changes());
+        let c = choose(
+            &s,
+            &page(&["Delta", "Serverless"]),
+            None,
+            &sc,
+            &t,
+            SelectOptions {
+                prune_undefined: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(c.terms, ["Beta", "Alpha"]);
+    }
+
+    #[test]
+    fn merge_keeps_what_a_person_listed() {
+        let s = site();
+        let mut t = tax(&s, "tags");
+        t.policy.mode = Mode::Merge;
+        t.policy.min_score = 50.0;
+        let sc = scores(&[("tags/beta", 90.0)]);
+        let c = choose(
+            &s,
+            &page(&["delta"]),
+            None,
+            &sc,
+            &t,
+            SelectOptions::default(),
+        );
+        assert_eq!(c.terms, ["delta", "Beta"]);
+    }
+
+    #[test]
+    fn locks_pins_and_excludes() {
+        let s = site();
+        let t = tax(&s, "tags");
+        let sc = scores(&[("tags/alpha", 95.0), ("tags/beta", 90.0)]);
+        let mut p = page(&["Gamma"]);
+        p.locks.lock.insert("tags".into());
+        let c = choose(&s, &p, None, &sc, &t, SelectOptions::default());
+        assert!(c.locked && !c.changes());
+        assert_eq!(c.terms, ["Gamma"]);
+
+        let mut p = page(&[]);
+        p.locks.pin.insert("tags".into(), vec!["delta".into()]);
+        p.locks.exclude.insert("tags".into(), vec!["Alpha".into()]);
+        let c = choose(&s, &p, None, &sc, &t, SelectOptions::default());
+        assert_eq!(
+            c.terms,
+            ["Delta", "Beta"],
+            "pinned first (canonical title), excluded never"
+        );
+
+        let c = choose(
+            &s,
+            &page(&["Gamma"]),
+            None,
+            &sc,
+            &t,
+            SelectOptions {
+                lock_all: true,
+                ..Default::default()
+            },
+        );
+        assert!(c.locked);
+    }
+
+    #[test]
+    fn fallback_when_nothing_qualifies_and_never_self() {
+        let s = site();
+        let t = tax(&s, "categories");
+        let sc = scores(&[("categories/ops", 10.0)]);
+        let c = choose(&s, &page(&[]), None, &sc, &t, SelectOptions::default());
+        assert_eq!(c.terms, ["Uncategorized"]);
+        assert!(c.fallback);
+        let sc = scores(&[("categories/ops", 99.0)]);
+        let c = choose(
+            &s,
+            &page(&[]),
+            Some(&TermId::new("categories", "ops")),
+            &sc,
+            &t,
+            SelectOptions::default(),
+        );
+        assert_eq!(
+            c.terms,
+            ["Uncategorized"],
+            "a term page never receives itself"
+        );
+    }
+}

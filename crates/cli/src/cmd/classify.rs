@@ -1,0 +1,348 @@
+//! `taxonomist classify`: score what is stale or missing, store it, show the selection.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+use taxonomist_apply::{SelectOptions, choose};
+use taxonomist_engine::{Engine, Flow, Sink, scorable_terms};
+use taxonomist_model::{PageId, Score, Site, TermId, fmt_score};
+use taxonomist_store::{PageScores, Plan, Store, StoreError, now_rfc3339, plan};
+
+use crate::Exit;
+use crate::args::{ClassifyArgs, Format, Global};
+use crate::cmd::{Ctx, matching_pages};
+use crate::engines;
+use crate::output;
+use crate::progress::Bars;
+
+/// Writes each page's new scores into its store file as soon as the page is done.
+pub struct StoreSink<'a> {
+    store: &'a Store,
+    files: &'a mut BTreeMap<PageId, PageScores>,
+    paths: HashMap<PageId, String>,
+    pending: Vec<Score>,
+    now: String,
+    /// Pairs scored.
+    pub scored: usize,
+    /// Page files written (a file whose bytes did not change is not counted).
+    pub written: usize,
+    /// Pairs that failed, with reasons.
+    pub failures: Vec<(PageId, TermId, String)>,
+    /// The first store error (the run stops on it).
+    pub error: Option<StoreError>,
+}
+
+impl<'a> StoreSink<'a> {
+    /// A sink writing into `store`, keeping `files` (the loaded store) up to date.
+    pub fn new(
+        store: &'a Store,
+        files: &'a mut BTreeMap<PageId, PageScores>,
+        site: &Site,
+    ) -> StoreSink<'a> {
+        let paths = site
+            .pages
+            .iter()
+            .map(|p| (p.id.clone(), p.path.to_string_lossy().replace('\\', "/")))
+            .collect();
+        StoreSink {
+            store,
+            files,
+            paths,
+            pending: Vec::new(),
+            now: now_rfc3339(),
+            scored: 0,
+            written: 0,
+            failures: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl Sink for StoreSink<'_> {
+    fn score(&mut self, _page: &PageId, mut score: Score) -> Flow {
+        if score.computed_at.is_empty() {
+            score.computed_at = self.now.clone();
+        }
+        self.pending.push(score);
+        self.scored += 1;
+        Flow::Continue
+    }
+
+    fn failed(&mut self, page: &PageId, term: &TermId, reason: &str) -> Flow {
+        self.failures
+            .push((page.clone(), term.clone(), reason.to_string()));
+        Flow::Continue
+    }
+
+    fn page_done(&mut self, page: &PageId) -> Flow {
+        let path = self.paths.get(page).cloned().unwrap_or_default();
+        let file = self
+            .files
+            .entry(page.clone())
+            .or_insert_with(|| PageScores {
+                page: page.clone(),
+                path: path.clone(),
+                scores: BTreeMap::new(),
+            });
+        file.path = path;
+        for s in self.pending.drain(..) {
+            file.scores.insert(s.term.clone(), s);
+        }
+        match self.store.write_page(file) {
+            Ok(true) => self.written += 1,
+            Ok(false) => {}
+            Err(e) => {
+                self.error = Some(e);
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+}
+
+/// What a classify run did.
+pub struct Outcome {
+    /// The plan it ran.
+    pub plan: Plan,
+    /// Pairs scored.
+    pub scored: usize,
+    /// Files written.
+    pub written: usize,
+    /// Failed pairs.
+    pub failures: Vec<(PageId, TermId, String)>,
+    /// The engine, for people.
+    pub engine: String,
+    /// Which embedder and why.
+    pub note: String,
+    /// Wall time.
+    pub seconds: f64,
+    /// Orphans removed (with `--prune`).
+    pub pruned: usize,
+    /// The store after the run.
+    pub files: BTreeMap<PageId, PageScores>,
+}
+
+/// Brings the scores of `pages` up to date (all pages when `None`).
+pub fn update(
+    ctx: &Ctx,
+    global: &Global,
+    args: &ClassifyArgs,
+    pages: Option<Vec<usize>>,
+) -> anyhow::Result<Outcome> {
+    let start = Instant::now();
+    let site = &ctx.site;
+    let _lock = ctx.store.lock("taxonomist classify")?;
+    let (mut files, warnings) = ctx.store.load_all()?;
+    for w in &warnings {
+        eprintln!("warning: {}: {}", w.path.display(), w.message);
+    }
+    let built = engines::embedded(&ctx.config, site, &ctx.store, &args.flags, None)?;
+    let mut engine = built.engine;
+    let id = engine.id();
+    let def_hashes = engine.definition_hashes(site);
+    let terms = scorable_terms(site);
+    let pages: Vec<usize> = pages.unwrap_or_else(|| (0..site.pages.len()).collect());
+    let force = args.force;
+    let p = plan(site, &files, &pages, &terms, &def_hashes, &|e| {
+        !force && *e == id
+    });
+    let mut sink = StoreSink::new(&ctx.store, &mut files, site);
+    {
+        let mut bars = Bars::new(&mut sink, !global.no_progress);
+        engine.score(site, &p.work, &mut bars).context("scoring")?;
+    }
+    if let Some(e) = sink.error.take() {
+        return Err(e.into());
+    }
+    let (scored, written, failures) = (
+        sink.scored,
+        sink.written,
+        std::mem::take(&mut sink.failures),
+    );
+    let mut pruned = 0;
+    if args.prune {
+        for orphan in &p.orphan_pages {
+            if ctx.store.remove_page(orphan)? {
+                files.remove(orphan);
+                pruned += 1;
+            }
+        }
+        let live: std::collections::BTreeSet<&TermId> = site.terms.iter().map(|t| &t.id).collect();
+        for file in files.values_mut() {
+            let before = file.scores.len();
+            file.scores.retain(|t, _| live.contains(t));
+            if file.scores.len() != before {
+                pruned += before - file.scores.len();
+                ctx.store.write_page(file)?;
+            }
+        }
+    }
+    Ok(Outcome {
+        plan: p,
+        scored,
+        written,
+        failures,
+        engine: id.to_string(),
+        note: built.note,
+        seconds: start.elapsed().as_secs_f64(),
+        pruned,
+        files,
+    })
+}
+
+pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Exit> {
+    let site = &ctx.site;
+    let pages = if args.only.is_empty() {
+        None
+    } else {
+        Some(matching_pages(site, &args.only)?)
+    };
+    let shown: Vec<usize> = pages
+        .clone()
+        .unwrap_or_else(|| (0..site.pages.len()).collect());
+    let out = update(ctx, global, args, pages)?;
+    let thresholds = ctx.config.thresholds;
+    let mut w = output::stdout();
+    let mut json_pages = Vec::new();
+    for &p in &shown {
+        let page = &site.pages[p];
+        let empty = BTreeMap::new();
+        let scores = out.files.get(&page.id).map_or(&empty, |f| &f.scores);
+        let mut taxes = serde_json::Map::new();
+        let mut lines = Vec::new();
+        for tax in &site.taxonomies {
+            if site.terms_of(&tax.name).next().is_none() {
+                continue;
+            }
+            let c = choose(site, page, None, scores, tax, SelectOptions::default());
+            let picked: Vec<String> = c
+                .scored
+                .iter()
+                .filter_map(|(t, f)| {
+                    site.term(t)
+                        .map(|term| format!("{} ({})", term.title, fmt_score(*f)))
+                })
+                .collect();
+            let mut shown = picked.join(", ");
+            if c.fallback {
+                shown = format!("{} (fallback)", c.terms.join(", "));
+            }
+            if c.locked {
+                shown = format!("locked: {}", c.current.join(", "));
+            }
+            lines.push(format!(
+                "  {}: {}{}",
+                tax.name,
+                if shown.is_empty() {
+                    "—".into()
+                } else {
+                    shown
+                },
+                if c.changes() { "  *" } else { "" }
+            ));
+            taxes.insert(
+                tax.name.clone(),
+                json!({
+                    "selected": c.scored.iter().map(|(t, f)| json!({
+                        "term": t, "title": site.term(t).map(|x| x.title.clone()), "final": (f * 10.0).round() / 10.0,
+                        "level": thresholds.level(*f).as_str(),
+                    })).collect::<Vec<_>>(),
+                    "terms": c.terms,
+                    "current": c.current,
+                    "locked": c.locked,
+                    "fallback": c.fallback,
+                    "changes": c.changes(),
+                }),
+            );
+        }
+        if global.format == Format::Text && !args.quiet {
+            use std::io::Write as _;
+            writeln!(w, "{}", page.id)?;
+            for l in lines {
+                writeln!(w, "{l}")?;
+            }
+        }
+        json_pages.push(
+            json!({"page": page.id, "path": page.path.to_string_lossy(), "taxonomies": taxes}),
+        );
+    }
+    let reused = out.plan.fresh_total();
+    let summary = json!({
+        "pages": shown.len(),
+        "terms": scorable_terms(site).len(),
+        "scored": out.scored,
+        "reused": reused,
+        "failed": out.failures.len(),
+        "files_written": out.written,
+        "orphan_pages": out.plan.orphan_pages.len(),
+        "orphan_terms": out.plan.orphan_terms.len(),
+        "pruned": out.pruned,
+        "engine": out.engine,
+        "embedder": out.note,
+        "seconds": (out.seconds * 100.0).round() / 100.0,
+    });
+    use std::io::Write as _;
+    match global.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(
+                &mut w,
+                &json!({"pages": json_pages, "summary": summary}),
+            )?;
+            writeln!(w)?;
+        }
+        Format::Text => {
+            let stale: Vec<String> = out
+                .plan
+                .stale
+                .values()
+                .flat_map(|m| m.iter())
+                .fold(BTreeMap::new(), |mut acc: BTreeMap<&str, usize>, (r, n)| {
+                    *acc.entry(r.describe()).or_default() += n;
+                    acc
+                })
+                .into_iter()
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect();
+            writeln!(
+                w,
+                "\nclassified {} pages × {} terms: {} pairs scored{}, {} reused, {} files written in {:.1} s",
+                shown.len(),
+                scorable_terms(site).len(),
+                out.scored,
+                if stale.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", stale.join(", "))
+                },
+                reused,
+                out.written,
+                out.seconds
+            )?;
+            writeln!(w, "engine {} · embedder {}", out.engine, out.note)?;
+            if !out.plan.orphan_pages.is_empty() || !out.plan.orphan_terms.is_empty() {
+                writeln!(
+                    w,
+                    "store: {} scores of deleted pages and {} of deleted terms{}",
+                    out.plan.orphan_pages.len(),
+                    out.plan.orphan_terms.values().sum::<usize>(),
+                    if args.prune {
+                        " pruned"
+                    } else {
+                        " (run with --prune to remove them)"
+                    }
+                )?;
+            }
+        }
+    }
+    output::finish(w)?;
+    for (p, t, why) in &out.failures {
+        eprintln!("failed: {p} × {t}: {why}");
+    }
+    Ok(if out.failures.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    })
+}
