@@ -124,6 +124,9 @@ fn restrict(labels: &Labels, keep: &dyn Fn(usize) -> bool) -> Labels {
     Labels::new(triples)
 }
 
+/// Training rows of one taxonomy: features, positive?, judge score.
+type Rows = (Vec<Vec<f32>>, Vec<bool>, Vec<f32>);
+
 fn fit_set(
     site: &Site,
     analyses: &[(usize, Vec<Analysis>)],
@@ -133,7 +136,7 @@ fn fit_set(
     base: &ModelSet,
     only: Option<&dyn Fn(usize) -> bool>,
 ) -> ModelSet {
-    let mut by_tax: BTreeMap<String, (Vec<Vec<f32>>, Vec<bool>, Vec<f32>)> = BTreeMap::new();
+    let mut by_tax: BTreeMap<String, Rows> = BTreeMap::new();
     for (p, list) in analyses {
         if only.is_some_and(|f| !f(*p)) {
             continue;
@@ -154,7 +157,7 @@ fn fit_set(
             }
         }
     }
-    let fit_pair = |rows: &(Vec<Vec<f32>>, Vec<bool>, Vec<f32>), old: &Pair| {
+    let fit_pair = |rows: &Rows, old: &Pair| {
         let zs_rows: Vec<Vec<f32>> = rows
             .0
             .iter()
@@ -169,9 +172,7 @@ fn fit_set(
             },
         }
     };
-    let enough = |rows: &(Vec<Vec<f32>>, Vec<bool>, Vec<f32>)| {
-        rows.1.len() >= 200 && rows.1.iter().filter(|p| **p).count() >= 10
-    };
+    let enough = |rows: &Rows| rows.1.len() >= 200 && rows.1.iter().filter(|p| **p).count() >= 10;
     let default = match by_tax.get("*") {
         Some(rows) if enough(rows) => fit_pair(rows, &base.default),
         _ => base.default.clone(),
