@@ -16,7 +16,7 @@ pub struct Cli {
 }
 
 /// Flags every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// The site root (the folder holding hugo.toml / config.toml).
     #[arg(long, global = true, default_value = ".", value_name = "DIR")]
@@ -95,6 +95,15 @@ pub enum BenchCommand {
     GenSite(GenSiteArgs),
     /// Time loading the site given by --site.
     Load(LoadBenchArgs),
+    /// Time classify on the site given by --site: cold, warm (embeddings cached) and no-op.
+    /// Deletes the site's store first.
+    Classify(ClassifyBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyBenchArgs {
+    #[command(flatten)]
+    pub flags: crate::engines::EngineFlags,
 }
 
 #[derive(Debug, Args)]

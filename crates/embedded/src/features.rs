@@ -36,12 +36,17 @@ pub struct Terms {
     pub topic_texts: Vec<Vec<String>>,
     /// Exclusion texts (for reasons), per term.
     pub exclusion_texts: Vec<Vec<String>>,
+    /// Words of each term's title and key topics, for picking the reason's sentence.
+    pub hints: Vec<std::collections::HashSet<crate::lexical::Tok>>,
 }
 
 /// The page side of one page.
 pub struct PageSide {
-    /// Chunk texts (the first is "title. description").
+    /// Chunk texts as embedded (the first is "title. description"; body chunks carry a
+    /// "title. " prefix).
     pub chunk_texts: Vec<String>,
+    /// The same chunks without the title prefix, split into sentences (for reasons).
+    pub passages: Vec<(String, crate::reason::Sentences)>,
     /// Stacked unit vectors of the chunks (`chunks × dim`).
     pub chunks: Vec<f32>,
     /// Unit mean of the chunk vectors (for neighbours and centroids).

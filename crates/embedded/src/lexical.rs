@@ -46,7 +46,26 @@ pub fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-fn count_phrase(hay: &[String], needle: &[String]) -> usize {
+/// A token as a 64-bit FNV-1a hash: comparing and indexing hashes is far cheaper than
+/// strings, and collisions between the few thousand words of a page are negligible.
+pub type Tok = u64;
+
+/// Hashes a token.
+pub fn tok(word: &str) -> Tok {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in word.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Tokens of `text`, hashed.
+pub fn tok_ids(text: &str) -> Vec<Tok> {
+    tokens(text).iter().map(|w| tok(w)).collect()
+}
+
+fn count_phrase(hay: &[Tok], needle: &[Tok]) -> usize {
     if needle.is_empty() || needle.len() > hay.len() {
         return 0;
     }
@@ -56,28 +75,36 @@ fn count_phrase(hay: &[String], needle: &[String]) -> usize {
 /// A page, tokenised once for every term it is matched against.
 #[derive(Clone, Debug, Default)]
 pub struct PageTokens {
-    title: Vec<String>,
-    description: Vec<String>,
-    body: Vec<String>,
-    all: std::collections::HashSet<String>,
+    title: Vec<Tok>,
+    description: Vec<Tok>,
+    body: Vec<Tok>,
+    /// Positions of each token in the body, for phrase counting.
+    positions: std::collections::HashMap<Tok, Vec<u32>>,
+    all: std::collections::HashSet<Tok>,
 }
 
 impl PageTokens {
     /// Tokenises a page's title, description and body text.
     pub fn new(title: &str, description: &str, body: &str) -> PageTokens {
-        let title = tokens(title);
-        let description = tokens(description);
-        let body = tokens(body);
+        let title = tok_ids(title);
+        let description = tok_ids(description);
+        let body = tok_ids(body);
+        let mut positions: std::collections::HashMap<Tok, Vec<u32>> =
+            std::collections::HashMap::new();
+        for (i, t) in body.iter().enumerate() {
+            positions.entry(*t).or_default().push(i as u32);
+        }
         let all = title
             .iter()
             .chain(&description)
             .chain(&body)
-            .cloned()
+            .copied()
             .collect();
         PageTokens {
             title,
             description,
             body,
+            positions,
             all,
         }
     }
@@ -85,6 +112,24 @@ impl PageTokens {
     /// Number of body tokens.
     pub fn body_len(&self) -> usize {
         self.body.len()
+    }
+
+    fn body_count(&self, needle: &[Tok]) -> usize {
+        let Some(first) = needle.first() else {
+            return 0;
+        };
+        let Some(starts) = self.positions.get(first) else {
+            return 0;
+        };
+        starts
+            .iter()
+            .filter(|&&i| {
+                let i = i as usize;
+                self.body
+                    .get(i..i + needle.len())
+                    .is_some_and(|w| w == needle)
+            })
+            .count()
     }
 }
 
@@ -131,16 +176,22 @@ impl LexicalMatch {
 /// A term's names, tokenised once.
 #[derive(Clone, Debug, Default)]
 pub struct TermNames {
-    names: Vec<Vec<String>>,
+    /// (whole name, its content words) per name.
+    names: Vec<(Vec<Tok>, Vec<Tok>)>,
 }
 
 impl TermNames {
     /// The title and aliases.
     pub fn new(title: &str, aliases: &[String]) -> TermNames {
-        let mut names: Vec<Vec<String>> = std::iter::once(title)
+        let stop: Vec<Tok> = STOP.iter().map(|w| tok(w)).collect();
+        let mut names: Vec<(Vec<Tok>, Vec<Tok>)> = std::iter::once(title)
             .chain(aliases.iter().map(String::as_str))
-            .map(tokens)
+            .map(tok_ids)
             .filter(|t| !t.is_empty())
+            .map(|t| {
+                let content = t.iter().copied().filter(|w| !stop.contains(w)).collect();
+                (t, content)
+            })
             .collect();
         names.dedup();
         TermNames { names }
@@ -149,24 +200,17 @@ impl TermNames {
     /// Matches the names against a page; the best name wins.
     pub fn match_page(&self, page: &PageTokens) -> LexicalMatch {
         let mut best = LexicalMatch::default();
-        for name in &self.names {
-            let content: Vec<&String> = name
-                .iter()
-                .filter(|w| !STOP.contains(&w.as_str()))
-                .collect();
+        for (name, content) in &self.names {
             let coverage = if content.is_empty() {
                 0.0
             } else {
-                content
-                    .iter()
-                    .filter(|w| page.all.contains(w.as_str()))
-                    .count() as f32
+                content.iter().filter(|w| page.all.contains(w)).count() as f32
                     / content.len() as f32
             };
             let m = LexicalMatch {
                 in_title: count_phrase(&page.title, name) > 0,
                 in_description: count_phrase(&page.description, name) > 0,
-                body_count: count_phrase(&page.body, name),
+                body_count: page.body_count(name),
                 coverage,
             };
             let key = |m: &LexicalMatch| {

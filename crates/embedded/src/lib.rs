@@ -82,6 +82,7 @@ pub struct Prepared {
     terms: Terms,
     pages: HashMap<usize, PageSide>,
     dim: usize,
+    def_hashes: Vec<Hash>,
 }
 
 impl Prepared {
@@ -300,6 +301,12 @@ impl EmbeddedEngine {
             .iter()
             .map(|t| TermNames::new(&t.title, &t.aliases))
             .collect();
+        let hints = site
+            .terms
+            .iter()
+            .zip(&topic_texts)
+            .map(|(t, topics)| reason::hint_tokens(&format!("{} {}", t.title, topics.join(" "))))
+            .collect();
         let terms = Terms {
             matrix_t,
             rows,
@@ -308,6 +315,7 @@ impl EmbeddedEngine {
             in_links: Self::in_links(site),
             topic_texts,
             exclusion_texts,
+            hints,
         };
 
         // Page side.
@@ -326,7 +334,29 @@ impl EmbeddedEngine {
         let vectors = self.embed_all(&all, sink, "embedding pages")?;
         let mut it = vectors.into_iter();
         let mut out = HashMap::new();
-        for (p, chunk_texts) in chunked {
+        // Tokenise every page once, in parallel (lexical matching and reasons reuse it).
+        let texts: Vec<(PageTokens, Vec<(String, reason::Sentences)>)> = chunked
+            .par_iter()
+            .map(|(p, chunk_texts)| {
+                let page = &site.pages[*p];
+                let tokens = PageTokens::new(&page.title, &page.description, &page.body_text);
+                let prefix = format!("{}. ", page.title);
+                let passages = chunk_texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let text = if i == 0 {
+                            c.as_str()
+                        } else {
+                            c.strip_prefix(prefix.as_str()).unwrap_or(c)
+                        };
+                        (text.to_string(), reason::Sentences::new(text))
+                    })
+                    .collect();
+                (tokens, passages)
+            })
+            .collect();
+        for ((p, chunk_texts), (tokens, passages)) in chunked.into_iter().zip(texts) {
             let mut chunks = Vec::with_capacity(chunk_texts.len() * dim);
             let mut mean = vec![0f32; dim];
             for _ in 0..chunk_texts.len() {
@@ -338,12 +368,11 @@ impl EmbeddedEngine {
             }
             let norm = learn::dot(&mean, &mean).sqrt().max(1e-12);
             mean.iter_mut().for_each(|x| *x /= norm);
-            let page = &site.pages[p];
-            let tokens = PageTokens::new(&page.title, &page.description, &page.body_text);
             out.insert(
                 p,
                 PageSide {
                     chunk_texts,
+                    passages,
                     chunks,
                     mean,
                     tokens,
@@ -354,6 +383,7 @@ impl EmbeddedEngine {
             terms,
             pages: out,
             dim,
+            def_hashes: self.definition_hashes(site),
         })
     }
 
@@ -388,7 +418,7 @@ impl EmbeddedEngine {
         let def_sims = features::definition_sims(&sims, &prepared.terms);
         let learned = learner.map(|l| l.signals(p, &page.mean));
         let engine = self.id();
-        let def_hashes = self.definition_hashes(site);
+        let def_hashes = &prepared.def_hashes;
         let models = self
             .calibration
             .models(calibrate::family(self.embedder.id()))
@@ -407,7 +437,7 @@ impl EmbeddedEngine {
             let evidence = l.map_or(0, |l| l.evidence);
             let pair = models.pair(&site.terms[t].taxonomy);
             let final_score = self.calibration.final_score(pair, &f.x, evidence);
-            let reason = self.reason_for(site, prepared, p, t, &f, l.as_ref());
+            let reason = self.reason_for(prepared, p, t, &f, l.as_ref());
             let term = &site.terms[t];
             out.push(Analysis {
                 term: t,
@@ -435,29 +465,20 @@ impl EmbeddedEngine {
 
     fn reason_for(
         &self,
-        site: &Site,
         prepared: &Prepared,
         p: usize,
         t: usize,
         f: &PairFeatures,
         l: Option<&Learned>,
     ) -> String {
-        let term = &site.terms[t];
-        let page = &prepared.pages[&p];
-        let passage = page
-            .chunk_texts
+        let sentence = prepared.pages[&p]
+            .passages
             .get(f.best_chunk)
-            .map_or("", String::as_str);
-        // Body chunks carry a "Title. " prefix; do not quote it back.
-        let title_prefix = format!("{}. ", site.pages[p].title);
-        let passage = passage
-            .strip_prefix(title_prefix.as_str())
-            .unwrap_or(passage);
-        let hint = format!("{} {}", term.title, prepared.terms.topic_texts[t].join(" "));
+            .map(|(text, sentences)| sentences.best(text, &prepared.terms.hints[t]))
+            .unwrap_or_default();
         reason::reason(
             f,
-            passage,
-            &hint,
+            sentence,
             &prepared.terms.topic_texts[t],
             &prepared.terms.exclusion_texts[t],
             l,

@@ -4,25 +4,61 @@
 
 use crate::features::PairFeatures;
 use crate::learn::Learned;
-use crate::lexical::tokens;
+use crate::lexical::{Tok, tok, tok_ids, tokens};
 
 /// Similarity from which a key topic counts as covered.
 pub const TOPIC_MATCH: f32 = 0.45;
 /// Margin over the definition from which an exclusion counts as fired.
 pub const EXCLUSION_FIRED: f32 = 0.02;
 
+/// The words of a hint worth matching (longer than 3 characters), hashed.
+pub fn hint_tokens(hint: &str) -> std::collections::HashSet<Tok> {
+    tokens(hint)
+        .into_iter()
+        .filter(|w| w.len() > 3)
+        .map(|w| tok(&w))
+        .collect()
+}
+
+/// A chunk split into sentences, each tokenised once (reasons look at every chunk against
+/// many terms).
+#[derive(Clone, Debug, Default)]
+pub struct Sentences {
+    items: Vec<(std::ops::Range<usize>, Vec<Tok>)>,
+}
+
+impl Sentences {
+    /// Splits and tokenises `chunk`.
+    pub fn new(chunk: &str) -> Sentences {
+        let base = chunk.as_ptr() as usize;
+        let items = split_sentences(chunk)
+            .into_iter()
+            .map(|s| {
+                let start = s.as_ptr() as usize - base;
+                (start..start + s.len(), tok_ids(s))
+            })
+            .collect();
+        Sentences { items }
+    }
+
+    /// The sentence sharing the most words with `want`, cut to ~160 characters.
+    pub fn best(&self, chunk: &str, want: &std::collections::HashSet<Tok>) -> String {
+        let mut best: Option<(&std::ops::Range<usize>, usize)> = None;
+        for (range, toks) in &self.items {
+            let overlap = toks.iter().filter(|w| want.contains(w)).count();
+            if best.is_none_or(|b| overlap > b.1) {
+                best = Some((range, overlap));
+            }
+        }
+        best.and_then(|(r, _)| chunk.get(r.clone()))
+            .map(|s| clip(s.trim(), 160))
+            .unwrap_or_default()
+    }
+}
+
 /// The sentence of `chunk` sharing the most words with `hint`, cut to ~160 characters.
 pub fn best_sentence(chunk: &str, hint: &str) -> String {
-    let want: std::collections::HashSet<String> =
-        tokens(hint).into_iter().filter(|w| w.len() > 3).collect();
-    let mut best = ("", 0usize);
-    for s in split_sentences(chunk) {
-        let overlap = tokens(s).iter().filter(|w| want.contains(*w)).count();
-        if best.0.is_empty() || overlap > best.1 {
-            best = (s, overlap);
-        }
-    }
-    clip(best.0.trim(), 160)
+    Sentences::new(chunk).best(chunk, &hint_tokens(hint))
 }
 
 fn split_sentences(text: &str) -> Vec<&str> {
@@ -63,8 +99,7 @@ pub fn clip(s: &str, max: usize) -> String {
 /// Builds the reason for one pair.
 pub fn reason(
     f: &PairFeatures,
-    passage: &str,
-    passage_hint: &str,
+    sentence: String,
     topic_texts: &[String],
     exclusion_texts: &[String],
     learned: Option<&Learned>,
@@ -102,7 +137,6 @@ pub fn reason(
     if !covered.is_empty() {
         parts.push(format!("key topics: {}", covered.join("; ")));
     }
-    let sentence = best_sentence(passage, passage_hint);
     if !sentence.is_empty() {
         parts.push(format!("best passage ({:.2}): \"{sentence}\"", f.x[0]));
     }
@@ -161,8 +195,7 @@ mod tests {
         };
         let r = reason(
             &f,
-            "Intro. Pairing helps.",
-            "pairing",
+            best_sentence("Intro. Pairing helps.", "pairing"),
             &["solo work".into(), "driver and navigator".into()],
             &["mentoring without code".into()],
             Some(&Learned {

@@ -13,7 +13,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::Exit;
-use crate::args::{BenchArgs, BenchCommand, GenSiteArgs, Global, LoadBenchArgs};
+use crate::args::{BenchArgs, BenchCommand, ClassifyBenchArgs, GenSiteArgs, Global, LoadBenchArgs};
 
 /// splitmix64: a tiny deterministic PRNG, so a seed always makes the same site.
 pub struct Rng(u64);
@@ -299,9 +299,63 @@ pub fn print_result(global: &Global, v: &Value) {
     }
 }
 
+/// Times classify on the site given by --site: cold (no store, no embedding cache), warm
+/// (embeddings cached, scores recomputed) and no-op (everything fresh).
+fn classify(global: &Global, args: &ClassifyBenchArgs) -> anyhow::Result<Exit> {
+    let ctx = crate::cmd::load_ctx(global)?;
+    let store_dir = ctx.store.root().to_path_buf();
+    let cargs = crate::args::ClassifyArgs {
+        only: Vec::new(),
+        engine: crate::args::EngineKind::Embedded,
+        flags: args.flags.clone(),
+        force: false,
+        prune: false,
+        quiet: true,
+    };
+    let mut quiet = Global {
+        no_progress: true,
+        ..global.clone()
+    };
+    quiet.format = crate::args::Format::Json;
+    if store_dir.exists() {
+        std::fs::remove_dir_all(&store_dir)
+            .with_context(|| format!("clearing {}", store_dir.display()))?;
+    }
+    let t = Instant::now();
+    let cold = crate::cmd::classify::update(&ctx, &quiet, &cargs, None)?;
+    let cold_s = t.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(ctx.store.scores_dir()).ok();
+    let t = Instant::now();
+    let warm = crate::cmd::classify::update(&ctx, &quiet, &cargs, None)?;
+    let warm_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let noop = crate::cmd::classify::update(&ctx, &quiet, &cargs, None)?;
+    let noop_s = t.elapsed().as_secs_f64();
+    let pairs = cold.scored;
+    let result = serde_json::json!({
+        "bench": "classify",
+        "site": global.site.display().to_string(),
+        "pages": ctx.site.pages.len(),
+        "terms": taxonomist_engine::scorable_terms(&ctx.site).len(),
+        "pairs": pairs,
+        "embedder": cold.note,
+        "cold_s": round3(cold_s),
+        "cold_pairs_per_s": (pairs as f64 / cold_s).round(),
+        "warm_s": round3(warm_s),
+        "warm_scored": warm.scored,
+        "noop_s": round3(noop_s),
+        "noop_scored": noop.scored,
+        "cache_mib": round1(ctx.store.cache_size() as f64 / 1_048_576.0),
+        "peak_rss_mib": peak_rss_mib().map(round1),
+    });
+    print_result(global, &result);
+    Ok(Exit::Ok)
+}
+
 pub fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<Exit> {
     match &args.command {
         BenchCommand::GenSite(a) => gen_site(a),
         BenchCommand::Load(a) => load(global, a),
+        BenchCommand::Classify(a) => classify(global, a),
     }
 }
