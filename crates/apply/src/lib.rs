@@ -8,4 +8,4 @@
 
 pub mod select;
 
-pub use select::{Choice, SelectOptions, choose};
+pub use select::{Choice, Finals, SelectOptions, choose};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use taxonomist_model::{Mode, Page, Score, Site, Taxonomy, TermId};
+use taxonomist_model::{Mode, Page, Site, Taxonomy, TermId};
 
 /// Options that are not part of a taxonomy's policy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,7 +42,10 @@ fn same(a: &str, b: &str) -> bool {
     taxonomist_model::slugify(a) == taxonomist_model::slugify(b)
 }
 
-/// Chooses the terms of `taxonomy` for `page`. `scores` are the page's scores by term id;
+/// Final scores of one page, by term id.
+pub type Finals = BTreeMap<TermId, f32>;
+
+/// Chooses the terms of `taxonomy` for `page`. `finals` are the page's final scores;
 /// `self_term` is the term this page defines (a term page never lists itself).
 ///
 /// Order: pinned terms, then the selection by final score (descending) then title; in
@@ -52,7 +55,7 @@ pub fn choose(
     site: &Site,
     page: &Page,
     self_term: Option<&TermId>,
-    scores: &BTreeMap<TermId, Score>,
+    finals: &Finals,
     taxonomy: &Taxonomy,
     opts: SelectOptions,
 ) -> Choice {
@@ -80,17 +83,13 @@ pub fn choose(
     }
 
     let policy = &taxonomy.policy;
-    let mut ranked: Vec<(&Score, &taxonomist_model::Term)> = scores
-        .values()
-        .filter_map(|s| site.term(&s.term).map(|t| (s, t)))
+    let mut ranked: Vec<(f32, &taxonomist_model::Term)> = finals
+        .iter()
+        .filter_map(|(id, f)| site.term(id).map(|t| (*f, t)))
         .filter(|(_, t)| t.taxonomy == name && !t.ignore && Some(&t.id) != self_term)
-        .filter(|(s, t)| s.final_score >= policy.min_score && !is_excluded(&t.title))
+        .filter(|(f, t)| *f >= policy.min_score && !is_excluded(&t.title))
         .collect();
-    ranked.sort_by(|a, b| {
-        b.0.final_score
-            .total_cmp(&a.0.final_score)
-            .then_with(|| a.1.title.cmp(&b.1.title))
-    });
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.title.cmp(&b.1.title)));
 
     let mut out: Vec<String> = Vec::new();
     let push = |out: &mut Vec<String>, title: String| {
@@ -121,7 +120,7 @@ pub fn choose(
             continue;
         }
         out.push(t.title.clone());
-        scored.push((t.id.clone(), s.final_score));
+        scored.push((t.id.clone(), *s));
         added += 1;
     }
     let mut fallback = false;
@@ -225,30 +224,9 @@ mod tests {
         }
     }
 
-    fn scores(list: &[(&str, f32)]) -> BTreeMap<TermId, Score> {
+    fn scores(list: &[(&str, f32)]) -> Finals {
         list.iter()
-            .map(|(id, f)| {
-                let s = Score {
-                    term: TermId(id.to_string()),
-                    confidence: *f,
-                    lexical: 0.0,
-                    final_score: *f,
-                    reason: String::new(),
-                    dimensions: None,
-                    engine: EngineId {
-                        name: "e".into(),
-                        model: "m".into(),
-                        version: "v".into(),
-                    },
-                    inputs: Inputs {
-                        content_hash: Hash::default(),
-                        definition_hash: Hash::default(),
-                    },
-                    computed_at: String::new(),
-                    usage: None,
-                };
-                (s.term.clone(), s)
-            })
+            .map(|(id, f)| (TermId(id.to_string()), *f))
             .collect()
     }
 

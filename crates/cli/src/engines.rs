@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use globset::{Glob, GlobSetBuilder};
-use taxonomist_embed::{CachedEmbedder, Embedder, MiniLm, StaticModel, fetch};
+use taxonomist_embed::{CachedEmbedder, Embedder, MiniLm, StaticModel, TextTokenizer, fetch};
 use taxonomist_embedded::{EmbeddedEngine, Labels, Options, labels_from_front_matter};
 use taxonomist_model::Site;
 use taxonomist_site::Config;
@@ -144,9 +144,8 @@ pub fn embedded(
         batch: d.batch,
     };
     let dir = model_dir(flags)?;
-    let minilm =
-        MiniLm::load(&dir).with_context(|| format!("loading the model from {}", dir.display()))?;
-    let tokenizer = minilm.text_tokenizer().clone();
+    let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"))
+        .with_context(|| format!("loading the tokenizer from {}", dir.display()))?;
     let choice = flags.embedder.or(section.model).unwrap_or_default();
     let budget = section.auto_budget_secs.unwrap_or(60.0);
     let (use_static, why) = match choice {
@@ -171,34 +170,52 @@ pub fn embedded(
             }
         }
     };
+    // The engine id is known without loading the model, so a run with nothing to score
+    // never pays for it; the factory loads it on first use.
     let cache_dir = store.cache_dir();
-    let embedder: Box<dyn Embedder> = if use_static {
-        let sha = minilm.model_sha256().to_string();
-        let path = StaticModel::default_path(&dir);
-        if !path.exists() {
-            eprintln!(
-                "taxonomist: building the static model from MiniLM (one time, about 35 s on 2 cores)…"
-            );
-        }
-        let (model, report) =
-            StaticModel::load_or_build(&dir, &sha, None, Default::default(), &mut |_, _| {})
-                .context("building the static model")?;
-        for w in report.warnings {
-            eprintln!("warning: static model: {w}");
-        }
-        let (cached, warning) = CachedEmbedder::open(model, &cache_dir)?;
-        if let Some(w) = warning {
-            eprintln!("warning: embedding cache: {w}");
-        }
-        Box::new(cached)
+    let (id, factory): (String, taxonomist_embedded::EmbedderFactory) = if use_static {
+        let id = StaticModel::id_for(&dir, Default::default())?;
+        let factory: taxonomist_embedded::EmbedderFactory = Box::new(move || {
+            let path = StaticModel::default_path(&dir);
+            if !path.exists() {
+                eprintln!(
+                    "taxonomist: building the static model from MiniLM (one time, about 35 s on 2 cores)…"
+                );
+            }
+            let (model, report) = StaticModel::load_or_build(
+                &dir,
+                fetch::MODEL_SHA256,
+                None,
+                Default::default(),
+                &mut |_, _| {},
+            )
+            .map_err(|e| format!("building the static model: {e}"))?;
+            for w in report.warnings {
+                eprintln!("warning: static model: {w}");
+            }
+            let (cached, warning) =
+                CachedEmbedder::open(model, &cache_dir).map_err(|e| e.to_string())?;
+            if let Some(w) = warning {
+                eprintln!("warning: embedding cache: {w}");
+            }
+            Ok(Box::new(cached) as Box<dyn Embedder>)
+        });
+        (id, factory)
     } else {
-        let (cached, warning) = CachedEmbedder::open(minilm, &cache_dir)?;
-        if let Some(w) = warning {
-            eprintln!("warning: embedding cache: {w}");
-        }
-        Box::new(cached)
+        let id = MiniLm::id_for(&dir)?;
+        let factory: taxonomist_embedded::EmbedderFactory = Box::new(move || {
+            let minilm = MiniLm::load(&dir)
+                .map_err(|e| format!("loading the model from {}: {e}", dir.display()))?;
+            let (cached, warning) =
+                CachedEmbedder::open(minilm, &cache_dir).map_err(|e| e.to_string())?;
+            if let Some(w) = warning {
+                eprintln!("warning: embedding cache: {w}");
+            }
+            Ok(Box::new(cached) as Box<dyn Embedder>)
+        });
+        (id, factory)
     };
-    let mut engine = EmbeddedEngine::new(embedder, tokenizer).with_options(options);
+    let mut engine = EmbeddedEngine::lazy(id, factory, tokenizer).with_options(options);
     let source = flags.learn_from.or(section.learn).unwrap_or_default();
     let labels = match labels {
         Some(l) => Some(l),

@@ -41,6 +41,23 @@ enum Net {
     Candle(BertModel),
 }
 
+/// The id of a model: its name and a short hash of the weights' sha256, the tokenizer, the
+/// config and the pipeline version.
+fn model_id(model_sha256: &str, tokenizer_bytes: &[u8], config_bytes: &[u8]) -> String {
+    let mut key = blake3::Hasher::new();
+    key.update(model_sha256.as_bytes());
+    key.update(tokenizer_bytes);
+    key.update(config_bytes);
+    key.update(PIPELINE_VERSION.as_bytes());
+    let short = crate::fetch::hex(&key.finalize().as_bytes()[..6]);
+    let name = if model_sha256 == MODEL_SHA256 {
+        MODEL_NAME
+    } else {
+        "bert"
+    };
+    format!("{name}@{short}")
+}
+
 /// How inputs are grouped into batches. Inputs are sorted by length first,
 /// so a batch holds inputs of similar length (no padding is needed with
 /// [`Backend::Packed`]; [`Backend::CandleBert`] pads to the longest).
@@ -95,6 +112,18 @@ impl MiniLm {
         MiniLm::load_with_backend(dir, Backend::default())
     }
 
+    /// The id the (verified) model in `dir` has, without loading its weights: reads only
+    /// `config.json` and `tokenizer.json`, and takes the weights' pinned hash (the fetch
+    /// step has verified them).
+    pub fn id_for(dir: &Path) -> Result<String> {
+        let config_path = dir.join("config.json");
+        let config_bytes = fs::read(&config_path).map_err(|e| Error::io(&config_path, e))?;
+        let tokenizer_path = dir.join("tokenizer.json");
+        let tokenizer_bytes =
+            fs::read(&tokenizer_path).map_err(|e| Error::io(&tokenizer_path, e))?;
+        Ok(model_id(MODEL_SHA256, &tokenizer_bytes, &config_bytes))
+    }
+
     /// Like [`MiniLm::load`], with a chosen backend.
     pub fn load_with_backend(dir: &Path, backend: Backend) -> Result<MiniLm> {
         let config_path = dir.join("config.json");
@@ -128,22 +157,12 @@ impl MiniLm {
             Backend::CandleBert => Net::Candle(BertModel::load(vb, &config).map_err(context)?),
         };
 
-        let mut key = blake3::Hasher::new();
-        key.update(model_sha256.as_bytes());
-        key.update(&tokenizer_bytes);
-        key.update(&config_bytes);
-        key.update(PIPELINE_VERSION.as_bytes());
-        let short = crate::fetch::hex(&key.finalize().as_bytes()[..6]);
-        let name = if model_sha256 == MODEL_SHA256 {
-            MODEL_NAME
-        } else {
-            "bert"
-        };
+        let id = model_id(&model_sha256, &tokenizer_bytes, &config_bytes);
         Ok(MiniLm {
             net,
             tokenizer,
             text,
-            id: format!("{name}@{short}"),
+            id,
             dim: config.hidden_size,
             batching: Batching::default(),
             model_sha256,

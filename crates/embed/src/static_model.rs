@@ -218,6 +218,37 @@ impl StaticModel {
         }
     }
 
+    /// The id a table built from the (verified) model in `model_dir` with `opts` has,
+    /// without building or loading it: reads only `config.json` and `tokenizer.json`. Lets
+    /// a caller decide whether stored results are fresh before paying for the model.
+    pub fn id_for(model_dir: &Path, opts: StaticOptions) -> Result<String> {
+        let config_path = model_dir.join("config.json");
+        let config_bytes = fs::read(&config_path).map_err(|e| Error::io(&config_path, e))?;
+        let config: serde_json::Value =
+            serde_json::from_slice(&config_bytes).map_err(|e| Error::Config {
+                path: config_path.clone(),
+                reason: e.to_string(),
+            })?;
+        let hidden = config
+            .get("hidden_size")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(384) as usize;
+        let vocab = config
+            .get("vocab_size")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(30522) as usize;
+        let dims = opts.dims.min(hidden).min(vocab).max(1);
+        let header = Header {
+            requested_dims: opts.dims as u32,
+            dims: dims as u32,
+            vocab: vocab as u32,
+            sif_coefficient: opts.sif_coefficient,
+            model_sha256: MODEL_SHA256.to_string(),
+            tokenizer_hash: tokenizer_hash(model_dir)?,
+        };
+        Ok(header.id())
+    }
+
     /// The default cache file for a model directory.
     pub fn default_path(model_dir: &Path) -> PathBuf {
         model_dir.join(STATIC_FILE)

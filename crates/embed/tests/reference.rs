@@ -97,3 +97,32 @@ fn similar_sentences_are_closer() {
     let other = cosine(&v[0], &v[2]);
     assert!(same > 0.5 && other < 0.2, "same {same}, other {other}");
 }
+
+#[test]
+fn ids_are_known_without_loading_the_weights() {
+    let Some(dir) = common::real_model_dir() else {
+        return;
+    };
+    let model = MiniLm::load(&dir).expect("load");
+    assert_eq!(MiniLm::id_for(&dir).expect("id"), model.id());
+    let static_path = taxonomist_embed::StaticModel::default_path(&dir);
+    if static_path.exists() {
+        let (sm, _) = taxonomist_embed::StaticModel::load_or_build(
+            &dir,
+            model.model_sha256(),
+            None,
+            Default::default(),
+            &mut |_, _| {},
+        )
+        .expect("static");
+        assert_eq!(
+            taxonomist_embed::StaticModel::id_for(&dir, Default::default()).expect("id"),
+            sm.id()
+        );
+    } else {
+        eprintln!(
+            "skipping the static half: {} not built (run `taxonomist model fetch`)",
+            static_path.display()
+        );
+    }
+}

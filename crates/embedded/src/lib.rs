@@ -92,9 +92,14 @@ impl Prepared {
     }
 }
 
+/// Makes the embedder on first use.
+pub type EmbedderFactory = Box<dyn FnOnce() -> Result<Box<dyn Embedder>, String> + Send>;
+
 /// The embedded engine.
 pub struct EmbeddedEngine {
-    embedder: Box<dyn Embedder>,
+    embedder: std::sync::OnceLock<Box<dyn Embedder>>,
+    factory: std::sync::Mutex<Option<EmbedderFactory>>,
+    embedder_id: String,
     tokenizer: TextTokenizer,
     calibration: Calibration,
     options: Options,
@@ -109,14 +114,71 @@ fn run_err<E: std::fmt::Display>(e: E) -> EngineError {
 impl EmbeddedEngine {
     /// An engine over `embedder`, chunking with `tokenizer` (the embedder's own).
     pub fn new(embedder: Box<dyn Embedder>, tokenizer: TextTokenizer) -> EmbeddedEngine {
+        let embedder_id = embedder.id().to_string();
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(embedder);
+        EmbeddedEngine::build(cell, None, embedder_id, tokenizer)
+    }
+
+    /// An engine whose embedder is made by `factory` the first time something needs
+    /// embedding: a run with nothing to score never loads the model. `embedder_id` must be
+    /// the id the factory's embedder will have.
+    pub fn lazy(
+        embedder_id: String,
+        factory: EmbedderFactory,
+        tokenizer: TextTokenizer,
+    ) -> EmbeddedEngine {
+        EmbeddedEngine::build(
+            std::sync::OnceLock::new(),
+            Some(factory),
+            embedder_id,
+            tokenizer,
+        )
+    }
+
+    fn build(
+        embedder: std::sync::OnceLock<Box<dyn Embedder>>,
+        factory: Option<EmbedderFactory>,
+        embedder_id: String,
+        tokenizer: TextTokenizer,
+    ) -> EmbeddedEngine {
         EmbeddedEngine {
             embedder,
+            factory: std::sync::Mutex::new(factory),
+            embedder_id,
             tokenizer,
             calibration: Calibration::builtin(),
             options: Options::default(),
             labels: Labels::default(),
             labels_fingerprint: None,
         }
+    }
+
+    fn embedder(&self) -> Result<&dyn Embedder, EngineError> {
+        if let Some(e) = self.embedder.get() {
+            return Ok(e.as_ref());
+        }
+        let factory = self
+            .factory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(factory) = factory else {
+            return Err(EngineError::Setup("the embedder could not be made".into()));
+        };
+        let made = factory().map_err(EngineError::Setup)?;
+        if made.id() != self.embedder_id {
+            return Err(EngineError::Setup(format!(
+                "the embedder is {} but {} was expected",
+                made.id(),
+                self.embedder_id
+            )));
+        }
+        let _ = self.embedder.set(made);
+        self.embedder
+            .get()
+            .map(|e| e.as_ref())
+            .ok_or_else(|| EngineError::Setup("the embedder could not be made".into()))
     }
 
     /// Uses another calibration.
@@ -243,7 +305,7 @@ impl EmbeddedEngine {
         let mut out = Vec::with_capacity(texts.len());
         for batch in texts.chunks(self.options.batch.max(1)) {
             let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-            out.extend(self.embedder.embed(&refs).map_err(run_err)?);
+            out.extend(self.embedder()?.embed(&refs).map_err(run_err)?);
             if sink.progress(Progress::Advance(batch.len() as u64)) == Flow::Stop {
                 return Err(EngineError::Run("stopped".into()));
             }
@@ -259,7 +321,8 @@ impl EmbeddedEngine {
         pages: &[usize],
         sink: &mut dyn Sink,
     ) -> Result<Prepared, EngineError> {
-        let dim = self.embedder.dim();
+        let embedder = self.embedder()?;
+        let dim = embedder.dim();
         let scorable: std::collections::BTreeSet<usize> = taxonomist_engine::scorable_terms(site)
             .into_iter()
             .collect();
@@ -421,7 +484,7 @@ impl EmbeddedEngine {
         let def_hashes = &prepared.def_hashes;
         let models = self
             .calibration
-            .models(calibrate::family(self.embedder.id()))
+            .models(calibrate::family(&self.embedder_id))
             .ok_or_else(|| run_err("the calibration has no models"))?;
         let mut out = Vec::with_capacity(terms.len());
         for &t in terms {
@@ -502,7 +565,7 @@ impl Engine for EmbeddedEngine {
         }
         EngineId {
             name: "embedded".into(),
-            model: self.embedder.id().to_string(),
+            model: self.embedder_id.clone(),
             version,
         }
     }

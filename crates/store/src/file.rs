@@ -1,21 +1,24 @@
 //! The per-page score file: deterministic JSON, one score per line.
 //!
 //! ```text
-//! {"format":1,"page":"blog/first-post","path":"content/blog/first-post.md",
+//! {"format":1,"page":"blog/first-post","path":"content/blog/first-post.md","content_hash":"…","engines":{"e1":{"name":"embedded",…}},
 //! "scores":{
-//! "tags/ci":{"final":82.3,"confidence":82.3,"lexical":60,"reason":"…","engine":{…},"inputs":{…},"computed_at":"…"},
+//! "tags/ci":{"final":82.3,"confidence":82.3,"lexical":60.0,"engine":"e1","definition_hash":"…","reason":"…","computed_at":"…"},
 //! "tags/testing":{…}
 //! }}
 //! ```
 //!
 //! The file is valid JSON, keys are sorted (term ids), floats have at most one decimal, and
 //! nothing in it changes unless a score is recomputed: a no-op run writes the same bytes,
-//! and a diff or merge conflict touches only the lines of the terms that changed.
+//! and a diff or merge conflict touches only the lines of the terms that changed. What every
+//! line would repeat lives in the header: the page's content hash (a line carries its own
+//! only when it was scored against other content) and the engines, named `e1`, `e2`, … in
+//! order of first use.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use taxonomist_model::{Dimensions, EngineId, Inputs, PageId, Score, TermId, Usage};
+use taxonomist_model::{Dimensions, EngineId, Hash, Inputs, PageId, Score, TermId, Usage};
 
 /// The format this version writes.
 pub const FORMAT: u32 = 1;
@@ -39,15 +42,26 @@ struct Line {
     final_score: f32,
     confidence: f32,
     lexical: f32,
+    engine: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content_hash: Option<Hash>,
+    definition_hash: Hash,
     reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dimensions: Option<Dimensions>,
-    engine: EngineId,
-    inputs: Inputs,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     computed_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     usage: Option<Usage>,
+}
+
+#[derive(Serialize)]
+struct Head<'a> {
+    format: u32,
+    page: &'a PageId,
+    path: &'a str,
+    content_hash: Hash,
+    engines: BTreeMap<String, &'a EngineId>,
 }
 
 #[derive(Deserialize)]
@@ -56,7 +70,15 @@ struct Whole {
     page: PageId,
     #[serde(default)]
     path: String,
+    content_hash: Hash,
+    #[serde(default)]
+    engines: BTreeMap<String, EngineId>,
     scores: BTreeMap<TermId, Line>,
+}
+
+#[derive(Deserialize)]
+struct Probe {
+    format: Option<u32>,
 }
 
 /// Why a page file could not be read.
@@ -92,13 +114,41 @@ fn tidy(x: f32) -> f32 {
 }
 
 impl PageScores {
+    /// The content hash most scores were computed against (the header's).
+    fn main_content_hash(&self) -> Hash {
+        let mut counts: BTreeMap<Hash, usize> = BTreeMap::new();
+        for s in self.scores.values() {
+            *counts.entry(s.inputs.content_hash).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map_or(Hash::default(), |(h, _)| h)
+    }
+
     /// Serialises deterministically.
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        let head = serde_json::json!({"format": FORMAT, "page": self.page, "path": self.path});
-        let head = head.to_string();
-        // `{"format":1,"page":…,"path":…}` → open it to append the scores.
-        out.push_str(&head[..head.len() - 1]);
+        let content_hash = self.main_content_hash();
+        let mut keys: BTreeMap<&EngineId, String> = BTreeMap::new();
+        let mut engines: BTreeMap<String, &EngineId> = BTreeMap::new();
+        for s in self.scores.values() {
+            if !keys.contains_key(&s.engine) {
+                let k = format!("e{}", keys.len() + 1);
+                keys.insert(&s.engine, k.clone());
+                engines.insert(k, &s.engine);
+            }
+        }
+        let head = Head {
+            format: FORMAT,
+            page: &self.page,
+            path: &self.path,
+            content_hash,
+            engines,
+        };
+        let head = serde_json::to_string(&head).unwrap_or_default();
+        let mut out = String::with_capacity(128 + self.scores.len() * 320);
+        // `{…}` → open it to append the scores.
+        out.push_str(&head[..head.len().saturating_sub(1)]);
         out.push_str(",\n\"scores\":{");
         let mut first = true;
         for (term, s) in &self.scores {
@@ -108,10 +158,12 @@ impl PageScores {
                 final_score: tidy(s.final_score),
                 confidence: tidy(s.confidence),
                 lexical: tidy(s.lexical),
+                engine: keys.get(&s.engine).cloned().unwrap_or_default(),
+                content_hash: (s.inputs.content_hash != content_hash)
+                    .then_some(s.inputs.content_hash),
+                definition_hash: s.inputs.definition_hash,
                 reason: s.reason.clone(),
                 dimensions: s.dimensions.clone(),
-                engine: s.engine.clone(),
-                inputs: s.inputs,
                 computed_at: s.computed_at.clone(),
                 usage: s.usage,
             };
@@ -125,42 +177,53 @@ impl PageScores {
 
     /// Parses a page file.
     pub fn from_text(text: &str) -> Result<PageScores, FileError> {
-        // Check the format first, so a newer file gives the upgrade message.
-        let probe: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| FileError::Invalid(e.to_string()))?;
-        let format = probe
-            .get("format")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| FileError::Invalid("missing \"format\"".into()))?
-            as u32;
-        if format > FORMAT {
-            return Err(FileError::TooNew { found: format });
+        let whole: Whole = match serde_json::from_str(text) {
+            Ok(w) => w,
+            Err(e) => {
+                // A file of another format may not have our shape: say which it is.
+                if let Ok(Probe { format: Some(f) }) = serde_json::from_str::<Probe>(text) {
+                    if f > FORMAT {
+                        return Err(FileError::TooNew { found: f });
+                    }
+                    if f < OLDEST_READABLE {
+                        return Err(FileError::TooOld { found: f });
+                    }
+                }
+                return Err(FileError::Invalid(e.to_string()));
+            }
+        };
+        if whole.format > FORMAT {
+            return Err(FileError::TooNew {
+                found: whole.format,
+            });
         }
-        if format < OLDEST_READABLE {
-            return Err(FileError::TooOld { found: format });
+        if whole.format < OLDEST_READABLE {
+            return Err(FileError::TooOld {
+                found: whole.format,
+            });
         }
-        let whole: Whole =
-            serde_json::from_value(probe).map_err(|e| FileError::Invalid(e.to_string()))?;
-        let scores = whole
-            .scores
-            .into_iter()
-            .map(|(term, l)| {
-                let s = Score {
-                    term: term.clone(),
-                    confidence: l.confidence,
-                    lexical: l.lexical,
-                    final_score: l.final_score,
-                    reason: l.reason,
-                    dimensions: l.dimensions,
-                    engine: l.engine,
-                    inputs: l.inputs,
-                    computed_at: l.computed_at,
-                    usage: l.usage,
-                };
-                (term, s)
-            })
-            .collect();
-        let _ = whole.format;
+        let mut scores = BTreeMap::new();
+        for (term, l) in whole.scores {
+            let engine = whole.engines.get(&l.engine).cloned().ok_or_else(|| {
+                FileError::Invalid(format!("{term}: unknown engine {:?}", l.engine))
+            })?;
+            let s = Score {
+                term: term.clone(),
+                confidence: l.confidence,
+                lexical: l.lexical,
+                final_score: l.final_score,
+                reason: l.reason,
+                dimensions: l.dimensions,
+                engine,
+                inputs: Inputs {
+                    content_hash: l.content_hash.unwrap_or(whole.content_hash),
+                    definition_hash: l.definition_hash,
+                },
+                computed_at: l.computed_at,
+                usage: l.usage,
+            };
+            scores.insert(term, s);
+        }
         Ok(PageScores {
             page: whole.page,
             path: whole.path,
@@ -230,6 +293,35 @@ mod tests {
             "a \"quoted\" reason\nwith a newline"
         );
         assert_eq!(back.to_text(), text, "re-serialising is byte-identical");
+    }
+
+    #[test]
+    fn mixed_engines_and_content() {
+        let mut b = score("tags/b", 50.0);
+        b.engine.name = "llm".into();
+        b.inputs.content_hash = Hash::of(b"older");
+        let mut scores = BTreeMap::new();
+        scores.insert(TermId("tags/a".into()), score("tags/a", 10.0));
+        scores.insert(TermId("tags/b".into()), b.clone());
+        scores.insert(TermId("tags/c".into()), score("tags/c", 20.0));
+        let p = PageScores {
+            page: PageId("x".into()),
+            path: String::new(),
+            scores,
+        };
+        let text = p.to_text();
+        assert!(text.contains("\"e2\":{\"name\":\"llm\""), "{text}");
+        let back = PageScores::from_text(&text).expect("parse");
+        assert_eq!(back.scores[&TermId("tags/b".into())].engine, b.engine);
+        assert_eq!(
+            back.scores[&TermId("tags/b".into())].inputs.content_hash,
+            Hash::of(b"older")
+        );
+        assert_eq!(
+            back.scores[&TermId("tags/a".into())].inputs.content_hash,
+            Hash::of(b"c")
+        );
+        assert_eq!(back.to_text(), text);
     }
 
     #[test]

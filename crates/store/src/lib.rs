@@ -22,6 +22,7 @@
 
 pub mod file;
 pub mod fsutil;
+pub mod index;
 mod plan;
 pub mod reference;
 
@@ -31,7 +32,8 @@ use std::path::{Path, PathBuf};
 
 pub use file::{FileError, PageScores};
 pub use fsutil::{Holder, Lock};
-pub use plan::{Plan, Staleness, plan};
+pub use index::{Entry, Index, Stamp};
+pub use plan::{Plan, Staleness, expected_digest, plan, plan_loaded};
 pub use reference::{ImportOptions, ImportReport, Imported};
 use taxonomist_model::PageId;
 
@@ -68,6 +70,21 @@ pub struct StoreWarning {
     pub path: PathBuf,
     /// What was wrong and what was done.
     pub message: String,
+}
+
+/// What [`Store::load_for`] read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Page files that were read (pages the index could not prove fresh).
+    pub files: BTreeMap<PageId, PageScores>,
+    /// Pages the index proved fresh (their files were not read).
+    pub proven_fresh: std::collections::BTreeSet<PageId>,
+    /// The index as loaded, with entries refreshed for every file that was read.
+    pub index: Index,
+    /// Every page id the store holds a file for.
+    pub stored: std::collections::BTreeSet<PageId>,
+    /// Damaged files (moved aside).
+    pub warnings: Vec<StoreWarning>,
 }
 
 /// The score store of one site.
@@ -159,7 +176,7 @@ impl Store {
         if path.exists() {
             return Ok(());
         }
-        let text = "# rebuildable caches and run state; scores/ is meant to be committed\ncache/\nlock\n*.tmp\n*.corrupt-*\n";
+        let text = "# rebuildable caches and run state; scores/ is meant to be committed\ncache/\nlock\nindex.json\n*.tmp\n*.corrupt-*\n";
         fsutil::write_atomic(&path, text.as_bytes())
             .map(|_| ())
             .map_err(|source| StoreError::Io { path, source })
@@ -228,6 +245,98 @@ impl Store {
                 })
             }
         }
+    }
+
+    /// The index file (local, git-ignored).
+    pub fn index_path(&self) -> PathBuf {
+        self.root.join("index.json")
+    }
+
+    /// Loads the index (empty when missing or damaged: it is rebuilt).
+    pub fn load_index(&self) -> Index {
+        std::fs::read_to_string(self.index_path())
+            .ok()
+            .and_then(|t| Index::from_text(&t))
+            .unwrap_or_default()
+    }
+
+    /// Saves the index atomically (written after the page files, so a crash in between
+    /// leaves an index that merely under-proves).
+    pub fn save_index(&self, index: &Index) -> Result<(), StoreError> {
+        let path = self.index_path();
+        fsutil::write_atomic(&path, index.to_text().as_bytes())
+            .map(|_| ())
+            .map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// Reads what a run needs. `expected(id)` is the index digest a fresh page would have
+    /// (see [`index::digest`]), or `None` to always read the page's file. Pages whose file
+    /// is unchanged since the index saw it and whose digest matches are proven fresh without
+    /// reading; every other stored page file is read (damaged ones are moved aside).
+    pub fn load_for(
+        &self,
+        expected: &dyn Fn(&PageId) -> Option<taxonomist_model::Hash>,
+    ) -> Result<Loaded, StoreError> {
+        let dir = self.scores_dir();
+        let mut out = Loaded {
+            index: self.load_index(),
+            ..Loaded::default()
+        };
+        if !dir.is_dir() {
+            out.index.pages.clear();
+            return Ok(out);
+        }
+        let mut paths: Vec<PathBuf> = walk_json(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        paths.sort();
+        // Map file paths back to page ids through the index where possible.
+        let by_path: std::collections::HashMap<PathBuf, PageId> = out
+            .index
+            .pages
+            .keys()
+            .map(|id| (self.page_path(id), id.clone()))
+            .collect();
+        let mut to_read = Vec::new();
+        for path in paths {
+            let known = by_path.get(&path).and_then(|id| {
+                let entry = out.index.pages.get(id)?;
+                let stamp = Stamp::of(&path)?;
+                (stamp == entry.stamp && expected(id) == Some(entry.digest)).then(|| id.clone())
+            });
+            match known {
+                Some(id) => {
+                    out.stored.insert(id.clone());
+                    out.proven_fresh.insert(id);
+                }
+                None => to_read.push(path),
+            }
+        }
+        let read: Vec<(PathBuf, Result<PageScores, StoreWarning>)> = to_read
+            .into_iter()
+            .map(|p| {
+                let r = self.load_file(&p);
+                (p, r)
+            })
+            .collect();
+        for (path, r) in read {
+            match r {
+                Ok(file) => {
+                    if let Some(stamp) = Stamp::of(&path) {
+                        out.index
+                            .pages
+                            .insert(file.page.clone(), Entry::of(&file, stamp));
+                    }
+                    out.stored.insert(file.page.clone());
+                    out.files.insert(file.page.clone(), file);
+                }
+                Err(w) => out.warnings.push(w),
+            }
+        }
+        let stored = out.stored.clone();
+        out.index.pages.retain(|id, _| stored.contains(id));
+        Ok(out)
     }
 
     /// Loads one page's file, if present and sound.
@@ -347,6 +456,84 @@ mod tests {
         // The next load is clean.
         let (_, warnings) = store.load_all().expect("load");
         assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn the_index_proves_unchanged_pages_fresh_without_reading_them() {
+        use taxonomist_model::{EngineId, Inputs, Score, TermId};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path());
+        let engine = EngineId {
+            name: "e".into(),
+            model: "m".into(),
+            version: "1".into(),
+        };
+        let mk = |id: &str| {
+            let t = TermId("tags/a".into());
+            let s = Score {
+                term: t.clone(),
+                confidence: 50.0,
+                lexical: 0.0,
+                final_score: 50.0,
+                reason: String::new(),
+                dimensions: None,
+                engine: engine.clone(),
+                inputs: Inputs {
+                    content_hash: taxonomist_model::Hash::of(id.as_bytes()),
+                    definition_hash: taxonomist_model::Hash::of(b"d"),
+                },
+                computed_at: String::new(),
+                usage: None,
+            };
+            PageScores {
+                page: PageId(id.into()),
+                path: String::new(),
+                scores: [(t, s)].into(),
+            }
+        };
+        for id in ["a", "b"] {
+            store.write_page(&mk(id)).expect("write");
+        }
+        let expect = |id: &PageId| {
+            Some(index::digest(std::iter::once((
+                &TermId("tags/a".into()),
+                taxonomist_model::Hash::of(b"d"),
+                taxonomist_model::Hash::of(id.as_str().as_bytes()),
+                &engine,
+            ))))
+        };
+        // No index yet: every file is read, and the index is rebuilt from them.
+        let first = store.load_for(&expect).expect("load");
+        assert_eq!(first.files.len(), 2);
+        assert!(first.proven_fresh.is_empty());
+        store.save_index(&first.index).expect("save");
+        // Now nothing is read.
+        let second = store.load_for(&expect).expect("load");
+        assert_eq!(second.files.len(), 0);
+        assert_eq!(second.proven_fresh.len(), 2);
+        assert_eq!(second.stored.len(), 2);
+        // A hand-edited file (new mtime and size) is read again.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let path = store.page_path(&PageId("b".into()));
+        let text = std::fs::read_to_string(&path)
+            .expect("read")
+            .replace("50.0", "51.0");
+        std::fs::write(&path, text).expect("write");
+        let third = store.load_for(&expect).expect("load");
+        assert_eq!(
+            third.files.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
+        assert_eq!(
+            third.files[&PageId("b".into())].scores[&TermId("tags/a".into())].final_score,
+            51.0
+        );
+        // A different expectation (another engine version) reads everything.
+        let other = store.load_for(&|_| None).expect("load");
+        assert_eq!(other.files.len(), 2);
+        // A damaged index is simply rebuilt.
+        std::fs::write(store.index_path(), "{ nope").expect("write");
+        assert_eq!(store.load_for(&expect).expect("load").files.len(), 2);
     }
 
     #[test]

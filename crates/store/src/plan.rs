@@ -78,9 +78,78 @@ pub fn plan(
     def_hashes: &[Hash],
     engine_ok: &dyn Fn(&EngineId) -> bool,
 ) -> Plan {
+    let ids: BTreeSet<PageId> = stored.keys().cloned().collect();
+    plan_inner(
+        site,
+        stored,
+        &BTreeSet::new(),
+        &ids,
+        pages,
+        terms,
+        def_hashes,
+        engine_ok,
+    )
+}
+
+/// Like [`plan`], over what [`crate::Store::load_for`] read: pages the index proved fresh
+/// count as fresh without their files.
+pub fn plan_loaded(
+    site: &Site,
+    loaded: &crate::Loaded,
+    pages: &[usize],
+    terms: &[usize],
+    def_hashes: &[Hash],
+    engine_ok: &dyn Fn(&EngineId) -> bool,
+) -> Plan {
+    plan_inner(
+        site,
+        &loaded.files,
+        &loaded.proven_fresh,
+        &loaded.stored,
+        pages,
+        terms,
+        def_hashes,
+        engine_ok,
+    )
+}
+
+/// The index digest a page whose every scorable term is fresh would have.
+pub fn expected_digest(
+    site: &Site,
+    page: usize,
+    terms: &[usize],
+    def_hashes: &[Hash],
+    engine: &EngineId,
+) -> Hash {
+    let content = site.pages[page].content_hash;
+    let mut items: Vec<(&TermId, Hash)> = terms
+        .iter()
+        .map(|&t| (&site.terms[t].id, def_hashes[t]))
+        .collect();
+    items.sort_by(|a, b| a.0.cmp(b.0));
+    crate::index::digest(items.into_iter().map(|(t, d)| (t, d, content, engine)))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_inner(
+    site: &Site,
+    stored: &BTreeMap<PageId, PageScores>,
+    proven: &BTreeSet<PageId>,
+    stored_ids: &BTreeSet<PageId>,
+    pages: &[usize],
+    terms: &[usize],
+    def_hashes: &[Hash],
+    engine_ok: &dyn Fn(&EngineId) -> bool,
+) -> Plan {
     let mut out = Plan::default();
     for &p in pages {
         let page = &site.pages[p];
+        if proven.contains(&page.id) {
+            for &t in terms {
+                *out.fresh.entry(site.terms[t].taxonomy.clone()).or_default() += 1;
+            }
+            continue;
+        }
         let file = stored.get(&page.id);
         let mut todo = Vec::new();
         for &t in terms {
@@ -119,9 +188,13 @@ pub fn plan(
     }
     let live_pages: BTreeSet<&PageId> = site.pages.iter().map(|p| &p.id).collect();
     let live_terms: BTreeSet<&TermId> = site.terms.iter().map(|t| &t.id).collect();
-    for (id, file) in stored {
+    for id in stored_ids {
         if !live_pages.contains(id) {
             out.orphan_pages.push(id.clone());
+        }
+    }
+    for (id, file) in stored {
+        if !live_pages.contains(id) {
             continue;
         }
         for term in file.scores.keys() {

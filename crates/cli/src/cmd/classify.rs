@@ -5,10 +5,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::json;
-use taxonomist_apply::{SelectOptions, choose};
+use taxonomist_apply::{Finals, SelectOptions, choose};
 use taxonomist_engine::{Engine, Flow, Sink, scorable_terms};
 use taxonomist_model::{PageId, Score, Site, TermId, fmt_score};
-use taxonomist_store::{PageScores, Plan, Store, StoreError, now_rfc3339, plan};
+use taxonomist_store::{
+    Entry, Index, PageScores, Plan, Stamp, Store, StoreError, expected_digest, now_rfc3339,
+    plan_loaded,
+};
 
 use crate::Exit;
 use crate::args::{ClassifyArgs, Format, Global};
@@ -21,6 +24,7 @@ use crate::progress::Bars;
 pub struct StoreSink<'a> {
     store: &'a Store,
     files: &'a mut BTreeMap<PageId, PageScores>,
+    index: &'a mut Index,
     paths: HashMap<PageId, String>,
     pending: Vec<Score>,
     now: String,
@@ -39,6 +43,7 @@ impl<'a> StoreSink<'a> {
     pub fn new(
         store: &'a Store,
         files: &'a mut BTreeMap<PageId, PageScores>,
+        index: &'a mut Index,
         site: &Site,
     ) -> StoreSink<'a> {
         let paths = site
@@ -49,6 +54,7 @@ impl<'a> StoreSink<'a> {
         StoreSink {
             store,
             files,
+            index,
             paths,
             pending: Vec::new(),
             now: now_rfc3339(),
@@ -98,6 +104,11 @@ impl Sink for StoreSink<'_> {
                 return Flow::Stop;
             }
         }
+        if let Some(stamp) = Stamp::of(&self.store.page_path(page)) {
+            self.index
+                .pages
+                .insert(page.clone(), Entry::of(file, stamp));
+        }
         Flow::Continue
     }
 }
@@ -120,8 +131,8 @@ pub struct Outcome {
     pub seconds: f64,
     /// Orphans removed (with `--prune`).
     pub pruned: usize,
-    /// The store after the run.
-    pub files: BTreeMap<PageId, PageScores>,
+    /// Final scores of every stored page after the run.
+    pub finals: BTreeMap<PageId, Finals>,
 }
 
 /// Brings the scores of `pages` up to date (all pages when `None`).
@@ -134,10 +145,6 @@ pub fn update(
     let start = Instant::now();
     let site = &ctx.site;
     let _lock = ctx.store.lock("taxonomist classify")?;
-    let (mut files, warnings) = ctx.store.load_all()?;
-    for w in &warnings {
-        eprintln!("warning: {}: {}", w.path.display(), w.message);
-    }
     let built = engines::embedded(&ctx.config, site, &ctx.store, &args.flags, None)?;
     let mut engine = built.engine;
     let id = engine.id();
@@ -145,15 +152,45 @@ pub fn update(
     let terms = scorable_terms(site);
     let pages: Vec<usize> = pages.unwrap_or_else(|| (0..site.pages.len()).collect());
     let force = args.force;
-    let p = plan(site, &files, &pages, &terms, &def_hashes, &|e| {
+    let page_index: HashMap<&PageId, usize> = site
+        .pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (&p.id, i))
+        .collect();
+    let mut loaded = ctx.store.load_for(&|pid| {
+        if force {
+            return None;
+        }
+        page_index
+            .get(pid)
+            .map(|&p| expected_digest(site, p, &terms, &def_hashes, &id))
+    })?;
+    for w in &loaded.warnings {
+        eprintln!("warning: {}: {}", w.path.display(), w.message);
+    }
+    let p = plan_loaded(site, &loaded, &pages, &terms, &def_hashes, &|e| {
         !force && *e == id
     });
-    let mut sink = StoreSink::new(&ctx.store, &mut files, site);
+    let mut files = std::mem::take(&mut loaded.files);
+    let mut index = std::mem::take(&mut loaded.index);
+    // Pages about to be scored need their stored file (its fresh scores are kept).
+    for &pi in &p.stale_pages {
+        let pid = &site.pages[pi].id;
+        if !files.contains_key(pid)
+            && let Ok(Some(f)) = ctx.store.load_page(pid)
+        {
+            files.insert(pid.clone(), f);
+        }
+    }
+    let mut sink = StoreSink::new(&ctx.store, &mut files, &mut index, site);
     {
         let mut bars = Bars::new(&mut sink, !global.no_progress);
         engine.score(site, &p.work, &mut bars).context("scoring")?;
     }
     if let Some(e) = sink.error.take() {
+        drop(sink);
+        ctx.store.save_index(&index)?;
         return Err(e.into());
     }
     let (scored, written, failures) = (
@@ -161,24 +198,36 @@ pub fn update(
         sink.written,
         std::mem::take(&mut sink.failures),
     );
+    drop(sink);
     let mut pruned = 0;
     if args.prune {
         for orphan in &p.orphan_pages {
             if ctx.store.remove_page(orphan)? {
-                files.remove(orphan);
+                index.pages.remove(orphan);
                 pruned += 1;
             }
         }
         let live: std::collections::BTreeSet<&TermId> = site.terms.iter().map(|t| &t.id).collect();
-        for file in files.values_mut() {
+        // A page whose file holds a deleted term cannot have been proven fresh by the
+        // index (its digest differs), so its file was read: look only there.
+        for (pid, file) in files.iter_mut() {
             let before = file.scores.len();
             file.scores.retain(|t, _| live.contains(t));
             if file.scores.len() != before {
                 pruned += before - file.scores.len();
                 ctx.store.write_page(file)?;
+                if let Some(stamp) = Stamp::of(&ctx.store.page_path(pid)) {
+                    index.pages.insert(pid.clone(), Entry::of(file, stamp));
+                }
             }
         }
     }
+    ctx.store.save_index(&index)?;
+    let finals = index
+        .pages
+        .iter()
+        .map(|(k, e)| (k.clone(), e.finals.clone()))
+        .collect();
     Ok(Outcome {
         plan: p,
         scored,
@@ -188,7 +237,7 @@ pub fn update(
         note: built.note,
         seconds: start.elapsed().as_secs_f64(),
         pruned,
-        files,
+        finals,
     })
 }
 
@@ -209,7 +258,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
     for &p in &shown {
         let page = &site.pages[p];
         let empty = BTreeMap::new();
-        let scores = out.files.get(&page.id).map_or(&empty, |f| &f.scores);
+        let scores = out.finals.get(&page.id).unwrap_or(&empty);
         let mut taxes = serde_json::Map::new();
         let mut lines = Vec::new();
         for tax in &site.taxonomies {

@@ -356,7 +356,11 @@ pub fn run(ctx: &Ctx, global: &Global, args: &EvalArgs) -> anyhow::Result<Exit> 
             if pe.labels.is_empty() {
                 continue;
             }
-            let c = choose(site, page, None, &scores, tax, SelectOptions::default());
+            let finals: taxonomist_apply::Finals = scores
+                .iter()
+                .map(|(k, s)| (k.clone(), s.final_score))
+                .collect();
+            let c = choose(site, page, None, &finals, tax, SelectOptions::default());
             pe.selected = c.scored.iter().map(|(t, _)| t.to_string()).collect();
             per_tax.entry(tax.name.clone()).or_default().push(pe);
         }

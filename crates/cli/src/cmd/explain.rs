@@ -48,8 +48,16 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ExplainArgs) -> anyhow::Result<Exi
     };
     let out = classify::update(ctx, global, &classify_args, Some(vec![p]))?;
     let page = &site.pages[p];
+    let file = ctx
+        .store
+        .load_page(&page.id)
+        .map_err(|w| anyhow::anyhow!("{}: {}", w.path.display(), w.message))?;
     let empty = BTreeMap::new();
-    let scores = out.files.get(&page.id).map_or(&empty, |f| &f.scores);
+    let scores = file.as_ref().map_or(&empty, |f| &f.scores);
+    let finals: taxonomist_apply::Finals = scores
+        .iter()
+        .map(|(k, s)| (k.clone(), s.final_score))
+        .collect();
     let thresholds = ctx.config.thresholds;
     let mut w = output::stdout();
     let mut json_tax = serde_json::Map::new();
@@ -63,7 +71,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ExplainArgs) -> anyhow::Result<Exi
         {
             continue;
         }
-        let choice = choose(site, page, None, scores, tax, SelectOptions::default());
+        let choice = choose(site, page, None, &finals, tax, SelectOptions::default());
         let mut ranked: Vec<&Score> = scores
             .values()
             .filter(|s| site.term(&s.term).is_some_and(|t| t.taxonomy == tax.name))
