@@ -45,6 +45,8 @@ pub struct Global {
 pub enum Format {
     Text,
     Json,
+    /// The reference system's cache files (only `cache export`).
+    Reference,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +64,10 @@ pub enum Command {
     Eval(EvalArgs),
     /// Fetch and verify the embedded engine's model.
     Model(ModelArgs),
+    /// Fresh, stale and missing scores per taxonomy and why; orphans; cache size.
+    Status(StatusArgs),
+    /// Import or export the reference system's data.index.*.json caches.
+    Cache(CacheArgs),
     /// Benchmarks: generate a large site, time the hot paths.
     Bench(BenchArgs),
 }
@@ -229,4 +235,26 @@ pub enum ModelCommand {
         #[arg(long)]
         no_static: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub flags: crate::engines::EngineFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Read data.index.{categories,tags,classifications}.json beside each page bundle into
+    /// the store's imported scores (labels the embedded engine can learn from).
+    Import,
+    /// Write the store's scores as data.index.classifications.json beside each page bundle
+    /// (`--format reference`).
+    Export,
 }

@@ -55,6 +55,9 @@ fn init_logging(verbose: u8) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Exit> {
+    if cli.global.format == args::Format::Reference && !matches!(cli.command, Command::Cache(_)) {
+        anyhow::bail!("--format reference is only for `cache export`; use text or json");
+    }
     match &cli.command {
         Command::Inspect(a) => cmd::inspect::run(&cli.global, a),
         Command::Init(a) => cmd::init::run(&cli.global, a),
@@ -63,5 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Explain(a) => cmd::explain::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
         Command::Eval(a) => cmd::eval::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
         Command::Model(a) => cmd::model::run(&cli.global, a),
+        Command::Status(a) => cmd::status::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
+        Command::Cache(a) => cmd::cache::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
     }
 }

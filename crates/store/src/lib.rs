@@ -91,6 +91,8 @@ pub struct Loaded {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Report damaged files without moving them (for commands that only look).
+    read_only: bool,
 }
 
 /// The file name of a page id: path segments kept, anything outside `[A-Za-z0-9._-]`
@@ -121,6 +123,7 @@ impl Store {
     pub fn open(site_root: &Path) -> Store {
         Store {
             root: site_root.join(DIR),
+            read_only: false,
         }
     }
 
@@ -128,6 +131,7 @@ impl Store {
     pub fn at(dir: &Path) -> Store {
         Store {
             root: dir.to_path_buf(),
+            read_only: false,
         }
     }
 
@@ -137,6 +141,16 @@ impl Store {
     pub fn imported(&self) -> Store {
         Store {
             root: self.root.join("imported"),
+            read_only: self.read_only,
+        }
+    }
+
+    /// The same store, for commands that only look: damaged files are reported but left
+    /// where they are.
+    pub fn read_only(&self) -> Store {
+        Store {
+            root: self.root.clone(),
+            read_only: true,
         }
     }
 
@@ -227,6 +241,10 @@ impl Store {
         let parsed = text.and_then(|t| PageScores::from_text(&t).map_err(|e| e.to_string()));
         match parsed {
             Ok(p) => Ok(p),
+            Err(why) if self.read_only => Err(StoreWarning {
+                path: path.to_path_buf(),
+                message: format!("{why}; the next classify moves it aside and re-scores its page"),
+            }),
             Err(why) => {
                 let message = match fsutil::move_aside(path) {
                     Ok(dest) => format!(

@@ -290,7 +290,7 @@ pub fn round1(x: f64) -> f64 {
 pub fn print_result(global: &Global, v: &Value) {
     match global.format {
         crate::args::Format::Json => println!("{v}"),
-        crate::args::Format::Text => {
+        crate::args::Format::Text | crate::args::Format::Reference => {
             if let Value::Object(m) = v {
                 let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 println!("{}", parts.join(" "));

@@ -202,6 +202,7 @@ pub fn update(
     let mut pruned = 0;
     if args.prune {
         for orphan in &p.orphan_pages {
+            files.remove(orphan);
             if ctx.store.remove_page(orphan)? {
                 index.pages.remove(orphan);
                 pruned += 1;
@@ -341,7 +342,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
             )?;
             writeln!(w)?;
         }
-        Format::Text => {
+        Format::Text | Format::Reference => {
             let stale: Vec<String> = out
                 .plan
                 .stale

@@ -387,7 +387,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &EvalArgs) -> anyhow::Result<Exit> 
     let mut w = output::stdout();
     match global.format {
         Format::Json => report.write_json(&mut w)?,
-        Format::Text => {
+        Format::Text | Format::Reference => {
             let order: Vec<String> = site.taxonomies.iter().map(|t| t.name.clone()).collect();
             report.write_text(&mut w, &order, args.terms)?;
             writeln!(w)?;

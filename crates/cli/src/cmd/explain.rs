@@ -150,7 +150,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ExplainArgs) -> anyhow::Result<Exi
             )?;
             writeln!(w)?;
         }
-        Format::Text => {
+        Format::Text | Format::Reference => {
             writeln!(
                 w,
                 "\n✓ listed and selected · + would be added · − listed, would be removed · engine {}",

@@ -13,7 +13,7 @@ pub fn run(global: &Global, args: &InspectArgs) -> anyhow::Result<Exit> {
     let mut out = output::stdout();
     match global.format {
         Format::Json => report.write_json(&mut out)?,
-        Format::Text => {
+        Format::Text | Format::Reference => {
             let order: Vec<String> = site.taxonomies.iter().map(|t| t.name.clone()).collect();
             report.write_text(&mut out, &order, args.limit)?;
         }

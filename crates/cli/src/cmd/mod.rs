@@ -1,12 +1,14 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod cache;
 pub mod classify;
 pub mod eval;
 pub mod explain;
 pub mod init;
 pub mod inspect;
 pub mod model;
+pub mod status;
 
 use anyhow::Context;
 use globset::{Glob, GlobSetBuilder};

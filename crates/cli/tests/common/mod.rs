@@ -62,3 +62,8 @@ pub fn json_of(out: &std::process::Output) -> Value {
         )
     })
 }
+
+/// The binary's path, for tests that need a plain `std::process::Command` (spawn, kill).
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("taxonomist")
+}
