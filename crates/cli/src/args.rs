@@ -104,6 +104,19 @@ pub enum BenchCommand {
     /// Time classify on the site given by --site: cold, warm (embeddings cached) and no-op.
     /// Deletes the site's store first.
     Classify(ClassifyBenchArgs),
+    /// Time whole incremental runs (load + plan + score + store) on the site given by
+    /// --site: no-op, one page edited, one term's Instructions edited. Edits the site's
+    /// files: run it on a generated site.
+    Incremental(IncrementalBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IncrementalBenchArgs {
+    #[command(flatten)]
+    pub flags: crate::engines::EngineFlags,
+    /// No-op runs to time; best and median are reported.
+    #[arg(long, default_value_t = 3)]
+    pub iterations: usize,
 }
 
 #[derive(Debug, Args)]

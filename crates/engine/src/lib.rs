@@ -21,6 +21,9 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cascade;
+pub use cascade::Shortlister;
+
 use std::collections::BTreeMap;
 
 use taxonomist_model::{EngineId, Hash, PageId, Score, Site, TermId, Usage};

@@ -35,6 +35,82 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     result.map(|()| true)
 }
 
+/// Writes many files atomically with one durability barrier instead of two fsyncs per
+/// file: every changed file goes to a temp file beside it, the file system is synced once
+/// (`syncfs` on Linux, an fsync per temp file elsewhere), the temp files are renamed over
+/// their targets, and each directory is fsynced once. Each file is replaced atomically;
+/// a crash leaves every file either old or new. Files whose bytes are unchanged are not
+/// touched. Returns, per item, whether it was written; the first error names its path.
+pub fn write_atomic_many(items: &[(PathBuf, Vec<u8>)]) -> Result<Vec<bool>, (PathBuf, io::Error)> {
+    let mut written = vec![false; items.len()];
+    let mut temps: Vec<(usize, PathBuf)> = Vec::new();
+    let cleanup = |temps: &[(usize, PathBuf)]| {
+        for (_, t) in temps {
+            let _ = std::fs::remove_file(t);
+        }
+    };
+    for (i, (path, bytes)) in items.iter().enumerate() {
+        if let Ok(existing) = std::fs::read(path)
+            && existing == *bytes
+        {
+            continue;
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let r = std::fs::create_dir_all(dir).and_then(|()| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)
+        });
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(&tmp);
+            cleanup(&temps);
+            return Err((path.clone(), e));
+        }
+        temps.push((i, tmp));
+    }
+    if temps.is_empty() {
+        return Ok(written);
+    }
+    if let Err((p, e)) = sync_files(&temps) {
+        cleanup(&temps);
+        return Err((p, e));
+    }
+    let mut dirs = std::collections::BTreeSet::new();
+    for (k, (i, tmp)) in temps.iter().enumerate() {
+        let path = &items[*i].0;
+        if let Err(e) = std::fs::rename(tmp, path) {
+            cleanup(&temps[k..]);
+            return Err((path.clone(), e));
+        }
+        written[*i] = true;
+        dirs.insert(path.parent().unwrap_or(Path::new(".")).to_path_buf());
+    }
+    for d in dirs {
+        sync_dir(&d).map_err(|e| (d.clone(), e))?;
+    }
+    Ok(written)
+}
+
+/// Makes the temp files' data durable.
+fn sync_files(temps: &[(usize, PathBuf)]) -> Result<(), (PathBuf, io::Error)> {
+    #[cfg(target_os = "linux")]
+    if let Some((_, first)) = temps.first() {
+        // One barrier for the whole file system the files live on.
+        let f = File::open(first).map_err(|e| (first.clone(), e))?;
+        return rustix::fs::syncfs(&f).map_err(|e| (first.clone(), io::Error::from(e)));
+    }
+    for (_, t) in temps {
+        File::open(t)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| (t.clone(), e))?;
+    }
+    Ok(())
+}
+
 /// Fsyncs a directory so a rename in it is durable (a no-op where unsupported).
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
@@ -135,6 +211,50 @@ fn read_holder(file: &mut File) -> Holder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_writes_replace_changed_files_only_and_leave_no_temp_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("x/a.json");
+        let b = dir.path().join("y/b.json");
+        assert!(write_atomic(&a, b"same").expect("write"));
+        let items = vec![(a.clone(), b"same".to_vec()), (b.clone(), b"new".to_vec())];
+        assert_eq!(write_atomic_many(&items).expect("write"), vec![false, true]);
+        assert_eq!(std::fs::read(&b).expect("read"), b"new");
+        let items = vec![
+            (a.clone(), b"changed".to_vec()),
+            (b.clone(), b"new".to_vec()),
+        ];
+        assert_eq!(write_atomic_many(&items).expect("write"), vec![true, false]);
+        assert_eq!(std::fs::read(&a).expect("read"), b"changed");
+        for d in ["x", "y"] {
+            let names: Vec<String> = std::fs::read_dir(dir.path().join(d))
+                .expect("dir")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names.len(), 1, "{names:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_many_write_names_the_file_and_cleans_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A regular file where a folder is needed: its child cannot be created.
+        std::fs::write(dir.path().join("blocker"), b"").expect("write");
+        let ok = dir.path().join("ok/a.json");
+        let bad = dir.path().join("blocker/b.json");
+        let items = vec![(ok.clone(), b"1".to_vec()), (bad.clone(), b"2".to_vec())];
+        let (path, _) = write_atomic_many(&items).expect_err("must fail");
+        assert_eq!(path, bad);
+        assert!(
+            !ok.exists(),
+            "nothing renamed before every temp file was written"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("ok"))
+            .expect("dir")
+            .collect();
+        assert!(left.is_empty(), "temp files removed");
+    }
 
     #[test]
     fn atomic_write_skips_identical_bytes() {

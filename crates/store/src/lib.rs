@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 pub use file::{FileError, PageScores};
 pub use fsutil::{Holder, Lock};
 pub use index::{Entry, Index, Stamp};
-pub use plan::{Plan, Staleness, expected_digest, plan, plan_loaded};
+pub use plan::{Plan, Staleness, expected_digest, plan, plan_loaded, plan_loaded_with};
 pub use reference::{ImportOptions, ImportReport, Imported};
 use taxonomist_model::PageId;
 
@@ -372,6 +372,17 @@ impl Store {
         let path = self.page_path(&scores.page);
         fsutil::write_atomic(&path, scores.to_text().as_bytes())
             .map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// Writes many pages' files with one durability barrier (see
+    /// [`fsutil::write_atomic_many`]); each file is still replaced atomically and only if
+    /// its bytes change. Returns, per page, whether it wrote.
+    pub fn write_pages(&self, pages: &[&PageScores]) -> Result<Vec<bool>, StoreError> {
+        let items: Vec<(PathBuf, Vec<u8>)> = pages
+            .iter()
+            .map(|p| (self.page_path(&p.page), p.to_text().into_bytes()))
+            .collect();
+        fsutil::write_atomic_many(&items).map_err(|(path, source)| StoreError::Io { path, source })
     }
 
     /// Removes one page's file (pruning a deleted page).

@@ -86,8 +86,7 @@ pub fn plan(
         &ids,
         pages,
         terms,
-        def_hashes,
-        engine_ok,
+        &|e, t| (def_hashes[t], engine_ok(e)),
     )
 }
 
@@ -101,6 +100,21 @@ pub fn plan_loaded(
     def_hashes: &[Hash],
     engine_ok: &dyn Fn(&EngineId) -> bool,
 ) -> Plan {
+    plan_loaded_with(site, loaded, pages, terms, &|e, t| {
+        (def_hashes[t], engine_ok(e))
+    })
+}
+
+/// Like [`plan_loaded`] for runs that accept scores of several engines (the cascade):
+/// `required(engine, term)` gives the definition hash a stored score of `engine` for term
+/// index `term` must carry to be fresh, and whether that engine is acceptable at all.
+pub fn plan_loaded_with(
+    site: &Site,
+    loaded: &crate::Loaded,
+    pages: &[usize],
+    terms: &[usize],
+    required: &dyn Fn(&EngineId, usize) -> (Hash, bool),
+) -> Plan {
     plan_inner(
         site,
         &loaded.files,
@@ -108,8 +122,7 @@ pub fn plan_loaded(
         &loaded.stored,
         pages,
         terms,
-        def_hashes,
-        engine_ok,
+        required,
     )
 }
 
@@ -130,7 +143,6 @@ pub fn expected_digest(
     crate::index::digest(items.into_iter().map(|(t, d)| (t, d, content, engine)))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn plan_inner(
     site: &Site,
     stored: &BTreeMap<PageId, PageScores>,
@@ -138,8 +150,7 @@ fn plan_inner(
     stored_ids: &BTreeSet<PageId>,
     pages: &[usize],
     terms: &[usize],
-    def_hashes: &[Hash],
-    engine_ok: &dyn Fn(&EngineId) -> bool,
+    required: &dyn Fn(&EngineId, usize) -> (Hash, bool),
 ) -> Plan {
     let mut out = Plan::default();
     for &p in pages {
@@ -160,12 +171,15 @@ fn plan_inner(
                 Some(Some(s)) => {
                     if s.inputs.content_hash != page.content_hash {
                         Some(Staleness::PageChanged)
-                    } else if s.inputs.definition_hash != def_hashes[t] {
-                        Some(Staleness::DefinitionChanged)
-                    } else if !engine_ok(&s.engine) {
-                        Some(Staleness::EngineChanged)
                     } else {
-                        None
+                        let (def, engine_ok) = required(&s.engine, t);
+                        if s.inputs.definition_hash != def {
+                            Some(Staleness::DefinitionChanged)
+                        } else if !engine_ok {
+                            Some(Staleness::EngineChanged)
+                        } else {
+                            None
+                        }
                     }
                 }
             };

@@ -13,7 +13,10 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::Exit;
-use crate::args::{BenchArgs, BenchCommand, ClassifyBenchArgs, GenSiteArgs, Global, LoadBenchArgs};
+use crate::args::{
+    BenchArgs, BenchCommand, ClassifyBenchArgs, GenSiteArgs, Global, IncrementalBenchArgs,
+    LoadBenchArgs,
+};
 
 /// splitmix64: a tiny deterministic PRNG, so a seed always makes the same site.
 pub struct Rng(u64);
@@ -352,10 +355,121 @@ fn classify(global: &Global, args: &ClassifyBenchArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// One timed run as a user sees it: load the site, plan, score, store.
+fn timed_run(
+    global: &Global,
+    cargs: &crate::args::ClassifyArgs,
+) -> anyhow::Result<(f64, crate::cmd::classify::Outcome)> {
+    let t = Instant::now();
+    let ctx = crate::cmd::load_ctx(global)?;
+    let out = crate::cmd::classify::update(&ctx, global, cargs, None)?;
+    Ok((t.elapsed().as_secs_f64(), out))
+}
+
+fn replace_once(path: &Path, from: &str, to: &str) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(
+        text.contains(from),
+        "{} does not contain {from:?}",
+        path.display()
+    );
+    std::fs::write(path, text.replacen(from, to, 1))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Whole incremental runs: no-op, one page edited, one term's Instructions edited.
+fn incremental(global: &Global, args: &IncrementalBenchArgs) -> anyhow::Result<Exit> {
+    let quiet = Global {
+        no_progress: true,
+        format: crate::args::Format::Json,
+        ..global.clone()
+    };
+    let cargs = crate::args::ClassifyArgs {
+        only: Vec::new(),
+        engine: crate::args::EngineKind::Embedded,
+        flags: args.flags.clone(),
+        force: false,
+        prune: false,
+        quiet: true,
+    };
+    // Bring the store up to date first (not timed: that is `bench classify`).
+    let (prime_s, prime) = timed_run(&quiet, &cargs)?;
+    let ctx = crate::cmd::load_ctx(&quiet)?;
+    let terms = taxonomist_engine::scorable_terms(&ctx.site);
+    let mut noop = Vec::new();
+    let mut noop_scored = 0;
+    let mut noop_written = 0;
+    for _ in 0..args.iterations.max(1) {
+        let (s, o) = timed_run(&quiet, &cargs)?;
+        noop.push(s);
+        noop_scored += o.scored;
+        noop_written += o.written;
+    }
+    noop.sort_by(f64::total_cmp);
+    // One page edited: a sentence appended to its body.
+    let page = ctx
+        .site
+        .pages
+        .iter()
+        .find(|p| !p.body_text.is_empty())
+        .context("the site has no page with a body")?;
+    let page_path = ctx.site.root.join(&page.path);
+    let mut text = std::fs::read_to_string(&page_path)
+        .with_context(|| format!("reading {}", page_path.display()))?;
+    text.push_str("\nOne more sentence about pairing, added by the benchmark.\n");
+    std::fs::write(&page_path, text)?;
+    let (page_s, page_out) = timed_run(&quiet, &cargs)?;
+    // One term's Instructions edited: a key topic added.
+    let term = ctx
+        .site
+        .terms
+        .iter()
+        .find(|t| {
+            t.instructions.is_some()
+                && std::fs::read_to_string(ctx.site.root.join(&t.path))
+                    .is_ok_and(|s| s.contains("**Key Topics:**"))
+        })
+        .context("the site has no term with a Key Topics list")?;
+    let term_path = ctx.site.root.join(&term.path);
+    let crlf = std::fs::read_to_string(&term_path)?.contains("\r\n");
+    let nl = if crlf { "\r\n" } else { "\n" };
+    replace_once(
+        &term_path,
+        "**Key Topics:**",
+        &format!("**Key Topics:**{nl}  - Added by the benchmark."),
+    )?;
+    let (term_s, term_out) = timed_run(&quiet, &cargs)?;
+    let result = serde_json::json!({
+        "bench": "incremental",
+        "site": global.site.display().to_string(),
+        "pages": ctx.site.pages.len(),
+        "terms": terms.len(),
+        "prime_s": round3(prime_s),
+        "prime_scored": prime.scored,
+        "noop_best_s": round3(noop[0]),
+        "noop_median_s": round3(noop[noop.len() / 2]),
+        "noop_scored": noop_scored,
+        "noop_files_written": noop_written,
+        "page_edit_s": round3(page_s),
+        "page_edit_scored": page_out.scored,
+        "page_edit_files_written": page_out.written,
+        "term_edit_s": round3(term_s),
+        "term_edit_scored": term_out.scored,
+        "term_edit_files_written": term_out.written,
+        "edited_page": page.rel,
+        "edited_term": term.id.to_string(),
+        "peak_rss_mib": peak_rss_mib().map(round1),
+    });
+    print_result(global, &result);
+    Ok(Exit::Ok)
+}
+
 pub fn run(global: &Global, args: &BenchArgs) -> anyhow::Result<Exit> {
     match &args.command {
         BenchCommand::GenSite(a) => gen_site(a),
         BenchCommand::Load(a) => load(global, a),
         BenchCommand::Classify(a) => classify(global, a),
+        BenchCommand::Incremental(a) => incremental(global, a),
     }
 }

@@ -27,6 +27,8 @@ pub struct StoreSink<'a> {
     index: &'a mut Index,
     paths: HashMap<PageId, String>,
     pending: Vec<Score>,
+    /// Pages done but not yet written (written together, one durability barrier).
+    dirty: Vec<PageId>,
     now: String,
     /// Pairs scored.
     pub scored: usize,
@@ -57,6 +59,7 @@ impl<'a> StoreSink<'a> {
             index,
             paths,
             pending: Vec::new(),
+            dirty: Vec::new(),
             now: now_rfc3339(),
             scored: 0,
             written: 0,
@@ -96,20 +99,47 @@ impl Sink for StoreSink<'_> {
         for s in self.pending.drain(..) {
             file.scores.insert(s.term.clone(), s);
         }
-        match self.store.write_page(file) {
-            Ok(true) => self.written += 1,
-            Ok(false) => {}
+        self.dirty.push(page.clone());
+        if self.dirty.len() >= FLUSH_PAGES {
+            return self.flush();
+        }
+        Flow::Continue
+    }
+}
+
+/// Pages written together: bounds the work a killed run loses and the memory held.
+const FLUSH_PAGES: usize = 256;
+
+impl StoreSink<'_> {
+    /// Writes the pages done so far. Must be called once scoring ends (`Drop` does it too,
+    /// but cannot report an error).
+    pub fn flush(&mut self) -> Flow {
+        if self.dirty.is_empty() {
+            return Flow::Continue;
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        let files: Vec<&PageScores> = dirty.iter().filter_map(|p| self.files.get(p)).collect();
+        match self.store.write_pages(&files) {
+            Ok(w) => self.written += w.iter().filter(|&&x| x).count(),
             Err(e) => {
                 self.error = Some(e);
                 return Flow::Stop;
             }
         }
-        if let Some(stamp) = Stamp::of(&self.store.page_path(page)) {
-            self.index
-                .pages
-                .insert(page.clone(), Entry::of(file, stamp));
+        for file in files {
+            if let Some(stamp) = Stamp::of(&self.store.page_path(&file.page)) {
+                self.index
+                    .pages
+                    .insert(file.page.clone(), Entry::of(file, stamp));
+            }
         }
         Flow::Continue
+    }
+}
+
+impl Drop for StoreSink<'_> {
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 
@@ -188,6 +218,7 @@ pub fn update(
         let mut bars = Bars::new(&mut sink, !global.no_progress);
         engine.score(site, &p.work, &mut bars).context("scoring")?;
     }
+    sink.flush();
     if let Some(e) = sink.error.take() {
         drop(sink);
         ctx.store.save_index(&index)?;
