@@ -156,11 +156,13 @@ pub struct ClassifyArgs {
     /// Only pages whose path (relative to the content dir) matches this glob; repeatable.
     #[arg(long, value_name = "GLOB")]
     pub only: Vec<String>,
-    /// The engine.
-    #[arg(long, value_enum, default_value_t = EngineKind::Embedded)]
+    /// The engine: `auto` is the cascade when `[llm]` is configured, else embedded.
+    #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
     pub engine: EngineKind,
     #[command(flatten)]
     pub flags: crate::engines::EngineFlags,
+    #[command(flatten)]
+    pub llm: LlmFlags,
     /// Recompute every score, fresh or not.
     #[arg(long)]
     pub force: bool,
@@ -174,8 +176,54 @@ pub struct ClassifyArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineKind {
-    /// The offline engine (default).
+    /// The cascade when `[llm]` is configured in taxonomist.toml, else embedded.
+    Auto,
+    /// The offline engine.
     Embedded,
+    /// The LLM alone, on every (page, term) pair.
+    Llm,
+    /// The embedded engine ranks every term; the LLM scores the shortlist.
+    Cascade,
+}
+
+/// LLM call shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeChoice {
+    /// One call per page × term.
+    PerTerm,
+    /// One call per page and taxonomy over its candidate terms.
+    MultiTerm,
+}
+
+/// Batch API step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BatchStep {
+    /// Upload the stale work as batches (resumes a half-done submission).
+    Submit,
+    /// Poll the submitted batches.
+    Status,
+    /// Store the results of finished batches; failed lines are re-queued.
+    Collect,
+}
+
+/// Flags of the LLM engine and the cascade (`classify --engine llm|cascade`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct LlmFlags {
+    /// Per-term or multi-term calls (default from `[llm] mode`, else multi-term).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeChoice>,
+    /// Cascade: terms per taxonomy the LLM judges (default from `[llm] shortlist`, else 20).
+    #[arg(long, value_name = "K")]
+    pub shortlist: Option<usize>,
+    /// Print calls, tokens and cost; send nothing, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use the Batch API instead of live calls.
+    #[arg(long, value_enum, value_name = "STEP")]
+    pub batch: Option<BatchStep>,
+    /// A labels.json: report the cascade shortlist's recall of its positives (≥ 80).
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub struct Bars<'a> {
     inner: &'a mut dyn Sink,
     bar: Option<ProgressBar>,
     enabled: bool,
+    spent: Usage,
 }
 
 impl<'a> Bars<'a> {
@@ -21,6 +22,7 @@ impl<'a> Bars<'a> {
             inner,
             bar: None,
             enabled: enabled && std::io::stderr().is_terminal(),
+            spent: Usage::default(),
         }
     }
 
@@ -48,10 +50,13 @@ impl Sink for Bars<'_> {
         self.inner.failed(page, term, reason)
     }
     fn usage(&mut self, usage: Usage) -> Flow {
+        self.spent.input_tokens += usage.input_tokens;
+        self.spent.output_tokens += usage.output_tokens;
+        self.spent.cost += usage.cost;
         if let Some(b) = &self.bar {
             b.set_message(format!(
-                "{} tokens in, {} out",
-                usage.input_tokens, usage.output_tokens
+                "{} tokens in, {} out, cost {:.4}",
+                self.spent.input_tokens, self.spent.output_tokens, self.spent.cost
             ));
         }
         self.inner.usage(usage)

@@ -310,6 +310,7 @@ fn classify(global: &Global, args: &ClassifyBenchArgs) -> anyhow::Result<Exit> {
     let cargs = crate::args::ClassifyArgs {
         only: Vec::new(),
         engine: crate::args::EngineKind::Embedded,
+        llm: Default::default(),
         flags: args.flags.clone(),
         force: false,
         prune: false,
@@ -388,6 +389,7 @@ fn incremental(global: &Global, args: &IncrementalBenchArgs) -> anyhow::Result<E
     let cargs = crate::args::ClassifyArgs {
         only: Vec::new(),
         engine: crate::args::EngineKind::Embedded,
+        llm: Default::default(),
         flags: args.flags.clone(),
         force: false,
         prune: false,

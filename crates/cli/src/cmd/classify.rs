@@ -163,6 +163,8 @@ pub struct Outcome {
     pub pruned: usize,
     /// Final scores of every stored page after the run.
     pub finals: BTreeMap<PageId, Finals>,
+    /// LLM and cascade runs: what the LLM did.
+    pub llm: Option<serde_json::Value>,
 }
 
 /// Brings the scores of `pages` up to date (all pages when `None`).
@@ -172,6 +174,11 @@ pub fn update(
     args: &ClassifyArgs,
     pages: Option<Vec<usize>>,
 ) -> anyhow::Result<Outcome> {
+    let kind = crate::cmd::llm::resolve(args.engine, &ctx.config);
+    if kind != crate::args::EngineKind::Embedded {
+        let pages = pages.unwrap_or_else(|| (0..ctx.site.pages.len()).collect());
+        return crate::cmd::llm::update(ctx, global, args, kind, pages);
+    }
     let start = Instant::now();
     let site = &ctx.site;
     let _lock = ctx.store.lock("taxonomist classify")?;
@@ -270,6 +277,7 @@ pub fn update(
         seconds: start.elapsed().as_secs_f64(),
         pruned,
         finals,
+        llm: None,
     })
 }
 
@@ -283,6 +291,14 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
     let shown: Vec<usize> = pages
         .clone()
         .unwrap_or_else(|| (0..site.pages.len()).collect());
+    let kind = crate::cmd::llm::resolve(args.engine, &ctx.config);
+    if kind != crate::args::EngineKind::Embedded && (args.llm.dry_run || args.llm.batch.is_some()) {
+        return crate::cmd::llm::run_special(ctx, global, args, kind, shown);
+    }
+    anyhow::ensure!(
+        !args.llm.dry_run && args.llm.batch.is_none(),
+        "--dry-run and --batch are for the LLM engine (--engine llm or cascade)"
+    );
     let out = update(ctx, global, args, pages)?;
     let thresholds = ctx.config.thresholds;
     let mut w = output::stdout();
@@ -350,7 +366,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
         );
     }
     let reused = out.plan.fresh_total();
-    let summary = json!({
+    let mut summary = json!({
         "pages": shown.len(),
         "terms": scorable_terms(site).len(),
         "scored": out.scored,
@@ -364,6 +380,9 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
         "embedder": out.note,
         "seconds": (out.seconds * 100.0).round() / 100.0,
     });
+    if let Some(l) = &out.llm {
+        summary["llm"] = l.clone();
+    }
     use std::io::Write as _;
     match global.format {
         Format::Json => {
@@ -402,6 +421,30 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
                 out.seconds
             )?;
             writeln!(w, "engine {} · embedder {}", out.engine, out.note)?;
+            if let Some(l) = &out.llm {
+                let r = &l["report"];
+                writeln!(
+                    w,
+                    "llm: {} pairs owed, {} scored, {} requests, {} tokens in, {} out, cost {}{}{}",
+                    l["llm_pairs"],
+                    l["llm_scored"],
+                    r["requests"],
+                    r["usage"]["input_tokens"],
+                    r["usage"]["output_tokens"],
+                    r["usage"]["cost"],
+                    r["budget"]["stopped_by"]
+                        .as_object()
+                        .map(|_| format!(
+                            "; stopped by the budget ({}), {} pairs left for the next run",
+                            r["budget"]["stopped_by"], r["budget"]["pairs_left"]
+                        ))
+                        .unwrap_or_default(),
+                    r["fatal"]
+                        .as_str()
+                        .map(|f| format!("; stopped: {f}"))
+                        .unwrap_or_default()
+                )?;
+            }
             if !out.plan.orphan_pages.is_empty() || !out.plan.orphan_terms.is_empty() {
                 writeln!(
                     w,

@@ -41,6 +41,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ExplainArgs) -> anyhow::Result<Exi
     let classify_args = ClassifyArgs {
         only: Vec::new(),
         engine: EngineKind::Embedded,
+        llm: Default::default(),
         flags: args.flags.clone(),
         force: false,
         prune: false,

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod explain;
 pub mod init;
 pub mod inspect;
+pub mod llm;
 pub mod model;
 pub mod status;
 
