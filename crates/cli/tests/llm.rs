@@ -184,13 +184,11 @@ fn every_fault_ends_stored_or_failed_and_a_rerun_finishes_the_rest() {
         });
     }
     // Replies that fail validation on every try, for one page: listed as failed.
-    for fault in [Fault::MalformedContent] {
-        server.add_rule(Rule {
-            when: When::PromptContains("Flaky tests".into()),
-            fault,
-            times: None,
-        });
-    }
+    server.add_rule(Rule {
+        when: When::PromptContains("Flaky tests".into()),
+        fault: Fault::MalformedContent,
+        times: None,
+    });
     for fault in [
         Fault::WrongKey,
         Fault::Truncated,
