@@ -80,20 +80,38 @@ impl fmt::Debug for PageId {
 /// assert_eq!(taxonomist_model::slugify("  C++ & .NET!"), "c-net");
 /// ```
 pub fn slugify(title: &str) -> String {
-    let mut out = String::with_capacity(title.len());
+    slug_chars(title).collect()
+}
+
+/// The characters of [`slugify`]`(title)`, without allocating.
+fn slug_chars(title: &str) -> impl Iterator<Item = char> + '_ {
+    let mut started = false;
     let mut dash = false;
-    for ch in title.chars() {
-        if ch.is_alphanumeric() {
-            if dash && !out.is_empty() {
-                out.push('-');
+    title.chars().flat_map(move |ch| {
+        let mut sep = None;
+        let lower = if ch.is_alphanumeric() {
+            if dash && started {
+                sep = Some('-');
             }
             dash = false;
-            out.extend(ch.to_lowercase());
+            started = true;
+            Some(ch.to_lowercase())
         } else {
             dash = true;
-        }
-    }
-    out
+            None
+        };
+        sep.into_iter().chain(lower.into_iter().flatten())
+    })
+}
+
+/// Whether `slugify(title) == slug`, without allocating (lookups compare many titles).
+///
+/// ```
+/// assert!(taxonomist_model::slug_matches("Definition of Done", "definition-of-done"));
+/// assert!(!taxonomist_model::slug_matches("Definition of Done", "definition-of"));
+/// ```
+pub fn slug_matches(title: &str, slug: &str) -> bool {
+    slug_chars(title).eq(slug.chars())
 }
 
 #[cfg(test)]
@@ -117,5 +135,16 @@ mod tests {
         );
         assert_eq!(slugify("Café Müller"), "café-müller");
         assert_eq!(slugify("---"), "");
+        for t in [
+            "Product Owner",
+            "  C++ & .NET!",
+            "Café Müller",
+            "---",
+            "ÅNGSTRÖM x",
+            "",
+        ] {
+            assert!(slug_matches(t, &slugify(t)), "{t}");
+            assert!(!slug_matches(t, &format!("{}x", slugify(t))), "{t}");
+        }
     }
 }

@@ -26,7 +26,7 @@ mod score;
 mod site;
 
 pub use hash::{Hash, Hasher};
-pub use ids::{PageId, TermId, slugify};
+pub use ids::{PageId, TermId, slug_matches, slugify};
 pub use score::{Dimensions, EngineId, Inputs, Level, Score, Thresholds, Usage, fmt_score};
 pub use site::{
     Diagnostic, Instructions, Locks, Mode, Origin, Page, PageKind, Policy, Severity, Site,

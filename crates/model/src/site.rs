@@ -52,8 +52,8 @@ impl Site {
         self.terms.iter().find(|t| {
             t.taxonomy == taxonomy
                 && (t.slug == key
-                    || crate::slugify(&t.title) == key
-                    || t.aliases.iter().any(|a| crate::slugify(a) == key))
+                    || crate::slug_matches(&t.title, &key)
+                    || t.aliases.iter().any(|a| crate::slug_matches(a, &key)))
         })
     }
 

@@ -303,7 +303,9 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
     let thresholds = ctx.config.thresholds;
     let mut w = output::stdout();
     let mut json_pages = Vec::new();
-    for &p in &shown {
+    // `-q` in text mode prints only the summary: no choices to compute.
+    let listing = global.format == Format::Json || !args.quiet;
+    for &p in shown.iter().filter(|_| listing) {
         let page = &site.pages[p];
         let empty = BTreeMap::new();
         let scores = out.finals.get(&page.id).unwrap_or(&empty);
