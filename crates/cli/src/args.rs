@@ -300,6 +300,13 @@ pub enum ModelCommand {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// The engine whose scores count as fresh: `auto` is the cascade (LLM or embedded
+    /// scores) when `[llm]` is configured, else embedded.
+    #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
+    pub engine: EngineKind,
+    /// The LLM call shape whose scores count (default from `[llm] mode`).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeChoice>,
     #[command(flatten)]
     pub flags: crate::engines::EngineFlags,
 }

@@ -17,7 +17,7 @@ use crate::settings::{EmbeddedSection, EmbedderChoice, LabelSource};
 const MINILM_TOKENS_PER_SEC: f64 = 2_500.0;
 
 /// Flags every engine-using command shares.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct EngineFlags {
     /// Embedder of the embedded engine (default from `[embedded] model`, else auto).
     #[arg(long, value_enum)]

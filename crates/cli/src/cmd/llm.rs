@@ -54,6 +54,23 @@ pub fn resolve(kind: EngineKind, config: &Config) -> EngineKind {
     }
 }
 
+/// The `[llm]` configuration with `mode` overridden.
+pub fn llm_config(config: &Config, mode: Option<ModeChoice>) -> anyhow::Result<LlmConfig> {
+    let args = ClassifyArgs {
+        only: Vec::new(),
+        engine: EngineKind::Auto,
+        flags: crate::engines::EngineFlags::default(),
+        llm: crate::args::LlmFlags {
+            mode,
+            ..Default::default()
+        },
+        force: false,
+        prune: false,
+        quiet: true,
+    };
+    Ok(settings(config, &args)?.cfg)
+}
+
 /// Reads `[llm]` (defaults when absent) and applies the flags.
 pub fn settings(config: &Config, args: &ClassifyArgs) -> anyhow::Result<Settings> {
     let mut table = config
