@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::json;
-use taxonomist_apply::{Finals, SelectOptions, choose};
+use taxonomist_apply::Finals;
 use taxonomist_engine::{Engine, Flow, Sink, scorable_terms};
 use taxonomist_model::{PageId, Score, Site, TermId, fmt_score};
 use taxonomist_store::{
@@ -15,7 +15,7 @@ use taxonomist_store::{
 
 use crate::Exit;
 use crate::args::{ClassifyArgs, Format, Global};
-use crate::cmd::{Ctx, matching_pages};
+use crate::cmd::{Ctx, choices, matching_pages};
 use crate::engines;
 use crate::output;
 use crate::progress::Bars;
@@ -254,6 +254,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
         .unwrap_or_else(|| (0..site.pages.len()).collect());
     let out = update(ctx, global, args, pages)?;
     let thresholds = ctx.config.thresholds;
+    let section = crate::settings::ApplySection::from_config(&ctx.config)?;
     let mut w = output::stdout();
     let mut json_pages = Vec::new();
     for &p in &shown {
@@ -262,11 +263,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
         let scores = out.finals.get(&page.id).unwrap_or(&empty);
         let mut taxes = serde_json::Map::new();
         let mut lines = Vec::new();
-        for tax in &site.taxonomies {
-            if site.terms_of(&tax.name).next().is_none() {
-                continue;
-            }
-            let c = choose(site, page, None, scores, tax, SelectOptions::default());
+        for c in choices::page_choices(site, page, scores, &section, false) {
             let picked: Vec<String> = c
                 .scored
                 .iter()
@@ -284,7 +281,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
             }
             lines.push(format!(
                 "  {}: {}{}",
-                tax.name,
+                c.taxonomy,
                 if shown.is_empty() {
                     "—".into()
                 } else {
@@ -293,7 +290,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
                 if c.changes() { "  *" } else { "" }
             ));
             taxes.insert(
-                tax.name.clone(),
+                c.taxonomy.clone(),
                 json!({
                     "selected": c.scored.iter().map(|(t, f)| json!({
                         "term": t, "title": site.term(t).map(|x| x.title.clone()), "final": (f * 10.0).round() / 10.0,
