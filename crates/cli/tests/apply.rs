@@ -490,3 +490,24 @@ fn replace_and_merge_modes_and_undefined_values() {
     let tags = tags_of(&site.join("content/notes/on-call-handover.md"));
     assert_eq!(tags.len(), 1, "{tags:?}");
 }
+
+#[test]
+fn a_page_the_editor_cannot_change_is_an_error_and_the_rest_are_written() {
+    let (_g, site) = copy_site(&example_site());
+    let bad = site.join("content/notes/flow.md");
+    let text = "---\n{title: Flow, tags: [Estimation]}\n---\nEstimates and forecasts.\n";
+    std::fs::write(&bad, text).expect("write");
+    classify(&site);
+    let v = apply_json(&site, &[], 1);
+    assert_eq!(v["errors"][0]["path"], "content/notes/flow.md", "{v:#}");
+    assert_eq!(v["summary"]["errors"], 1);
+    assert!(v["summary"]["written"].as_u64().is_some_and(|n| n > 5));
+    assert_eq!(std::fs::read_to_string(&bad).expect("read"), text);
+    let out = run(&site, &["apply"]);
+    code(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: content/notes/flow.md: cannot write"),
+        "{stderr}"
+    );
+}
