@@ -117,6 +117,12 @@ pub fn choose(
             break;
         }
         if out.iter().any(|x| same(x, &t.title)) {
+            // In merge mode a selected term the page already lists takes its slot, so a
+            // second run selects the same terms (idempotence); a pinned one does not.
+            if policy.mode == Mode::Merge && current.iter().any(|c| same(c, &t.title)) {
+                scored.push((t.id.clone(), *s));
+                added += 1;
+            }
             continue;
         }
         out.push(t.title.clone());
@@ -290,6 +296,29 @@ mod tests {
             SelectOptions::default(),
         );
         assert_eq!(c.terms, ["delta", "Beta"]);
+    }
+
+    #[test]
+    fn merge_is_idempotent_under_max() {
+        let s = site();
+        let mut t = tax(&s, "tags");
+        t.policy.mode = Mode::Merge;
+        t.policy.min_score = 50.0;
+        t.policy.max = 1;
+        let sc = scores(&[("tags/beta", 90.0), ("tags/gamma", 80.0)]);
+        let first = choose(
+            &s,
+            &page(&["Alpha"]),
+            None,
+            &sc,
+            &t,
+            SelectOptions::default(),
+        );
+        assert_eq!(first.terms, ["Alpha", "Beta"]);
+        let refs: Vec<&str> = first.terms.iter().map(String::as_str).collect();
+        let second = choose(&s, &page(&refs), None, &sc, &t, SelectOptions::default());
+        assert_eq!(second.terms, first.terms, "a second run adds nothing");
+        assert!(!second.changes());
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub enum Command {
     Cache(CacheArgs),
     /// Benchmarks: generate a large site, time the hot paths.
     Bench(BenchArgs),
+    /// Write the selected terms into each page's front matter (only the lists that change).
+    Apply(ApplyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -325,4 +327,25 @@ pub enum CacheCommand {
     /// Write the store's scores as data.index.classifications.json beside each page bundle
     /// (`--format reference`).
     Export,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Only pages whose path (relative to the content dir) matches this glob; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<String>,
+    /// Print a unified diff per file; write nothing.
+    #[arg(long)]
+    pub diff: bool,
+    /// Write nothing; exit 1 listing the pages that would change (for CI).
+    #[arg(long)]
+    pub check: bool,
+    /// Apply even when some pages' scores are stale (pages never scored are skipped).
+    #[arg(long)]
+    pub allow_stale: bool,
+    /// Drop listed values that no term page defines (default: keep them).
+    #[arg(long)]
+    pub prune_undefined: bool,
+    #[command(flatten)]
+    pub flags: crate::engines::EngineFlags,
 }

@@ -68,5 +68,6 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Model(a) => cmd::model::run(&cli.global, a),
         Command::Status(a) => cmd::status::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
         Command::Cache(a) => cmd::cache::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
+        Command::Apply(a) => cmd::apply::run(&cmd::load_ctx(&cli.global)?, &cli.global, a),
     }
 }

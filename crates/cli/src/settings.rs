@@ -62,3 +62,27 @@ impl EmbeddedSection {
             .map_err(|e| anyhow::anyhow!("taxonomist.toml [embedded]: {e}"))
     }
 }
+
+/// `[apply]` in `taxonomist.toml`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplySection {
+    /// Never write any taxonomy of a page whose origin key says `human` (default false).
+    #[serde(default)]
+    pub lock_human: bool,
+    /// The front-matter key holding a page's origin (default: `ClassificationContentOrigin`,
+    /// then `ItemContentOrigin`, then `ResourceContentOrigin`).
+    pub origin_key: Option<String>,
+}
+
+impl ApplySection {
+    /// The section from a loaded config (defaults when absent).
+    pub fn from_config(config: &Config) -> anyhow::Result<ApplySection> {
+        let Some(table) = config.taxonomist.as_ref().and_then(|t| t.apply.clone()) else {
+            return Ok(ApplySection::default());
+        };
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("taxonomist.toml [apply]: {e}"))
+    }
+}

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::json;
-use taxonomist_apply::{Finals, SelectOptions, choose};
+use taxonomist_apply::Finals;
 use taxonomist_engine::{Engine, Flow, Sink, scorable_terms};
 use taxonomist_model::{PageId, Score, Site, TermId, fmt_score};
 use taxonomist_store::{
@@ -15,7 +15,7 @@ use taxonomist_store::{
 
 use crate::Exit;
 use crate::args::{ClassifyArgs, Format, Global};
-use crate::cmd::{Ctx, matching_pages};
+use crate::cmd::{Ctx, choices, matching_pages};
 use crate::engines;
 use crate::output;
 use crate::progress::Bars;
@@ -301,6 +301,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
     );
     let out = update(ctx, global, args, pages)?;
     let thresholds = ctx.config.thresholds;
+    let section = crate::settings::ApplySection::from_config(&ctx.config)?;
     let mut w = output::stdout();
     let mut json_pages = Vec::new();
     // `-q` in text mode prints only the summary: no choices to compute.
@@ -311,11 +312,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
         let scores = out.finals.get(&page.id).unwrap_or(&empty);
         let mut taxes = serde_json::Map::new();
         let mut lines = Vec::new();
-        for tax in &site.taxonomies {
-            if site.terms_of(&tax.name).next().is_none() {
-                continue;
-            }
-            let c = choose(site, page, None, scores, tax, SelectOptions::default());
+        for c in choices::page_choices(site, page, scores, &section, false) {
             let picked: Vec<String> = c
                 .scored
                 .iter()
@@ -333,7 +330,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
             }
             lines.push(format!(
                 "  {}: {}{}",
-                tax.name,
+                c.taxonomy,
                 if shown.is_empty() {
                     "—".into()
                 } else {
@@ -342,7 +339,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Ex
                 if c.changes() { "  *" } else { "" }
             ));
             taxes.insert(
-                tax.name.clone(),
+                c.taxonomy.clone(),
                 json!({
                     "selected": c.scored.iter().map(|(t, f)| json!({
                         "term": t, "title": site.term(t).map(|x| x.title.clone()), "final": (f * 10.0).round() / 10.0,

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
+pub mod apply;
 pub mod bench;
 pub mod cache;
+pub mod choices;
 pub mod classify;
 pub mod eval;
 pub mod explain;
