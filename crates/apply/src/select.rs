@@ -98,8 +98,10 @@ pub fn choose(
         }
     };
     let pins: Vec<String> = page.locks.pin.get(name).cloned().unwrap_or_default();
+    let is_fallback = |v: &str| policy.fallback.as_deref().is_some_and(|f| same(f, v));
     if policy.mode == Mode::Merge {
-        for v in &current {
+        // The fallback is kept only while nothing else qualifies (added back below).
+        for v in current.iter().filter(|v| !is_fallback(v)) {
             if let Some(c) = canonical(v)
                 && !is_excluded(&c)
             {
@@ -140,10 +142,7 @@ pub fn choose(
     }
     if !opts.prune_undefined {
         for v in &current {
-            if canonical(v).is_none()
-                && !is_excluded(v)
-                && !policy.fallback.as_deref().is_some_and(|f| same(f, v))
-            {
+            if canonical(v).is_none() && !is_excluded(v) && !is_fallback(v) {
                 push(&mut out, v.clone());
             }
         }
@@ -244,6 +243,7 @@ mod tests {
     fn replace_orders_by_score_then_title_and_caps() {
         let s = site();
         let mut t = tax(&s, "tags");
+        t.policy.mode = Mode::Replace;
         t.policy.max = 2;
         t.policy.min_score = 50.0;
         let sc = scores(&[
@@ -296,6 +296,28 @@ mod tests {
             SelectOptions::default(),
         );
         assert_eq!(c.terms, ["delta", "Beta"]);
+    }
+
+    #[test]
+    fn merge_is_the_default_and_drops_the_fallback_once_a_term_qualifies() {
+        let s = site();
+        let t = tax(&s, "categories");
+        assert_eq!(t.policy.mode, Mode::Merge);
+        let mut p = page(&[]);
+        p.terms
+            .insert("categories".into(), vec!["Uncategorized".into()]);
+        let c = choose(&s, &p, None, &scores(&[]), &t, SelectOptions::default());
+        assert_eq!(c.terms, ["Uncategorized"]);
+        assert!(c.fallback && !c.changes());
+        let c = choose(
+            &s,
+            &p,
+            None,
+            &scores(&[("categories/ops", 90.0)]),
+            &t,
+            SelectOptions::default(),
+        );
+        assert_eq!(c.terms, ["Ops"], "the fallback gives way");
     }
 
     #[test]

@@ -346,6 +346,12 @@ pub struct ApplyArgs {
     /// Drop listed values that no term page defines (default: keep them).
     #[arg(long)]
     pub prune_undefined: bool,
+    /// The engine whose scores count as fresh (as for `classify`).
+    #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
+    pub engine: EngineKind,
+    /// The LLM call shape whose scores count (default from `[llm] mode`).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeChoice>,
     #[command(flatten)]
     pub flags: crate::engines::EngineFlags,
 }

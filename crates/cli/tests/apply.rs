@@ -338,7 +338,10 @@ fn write_config(site: &Path, extra: &str) {
 fn lock_pin_and_exclude() {
     let (_g, site) = copy_site(&example_site());
     // Low bar, so the scores choose something whatever the embedder.
-    write_config(&site, "\n[taxonomies.tags]\nmin_score = 0\nmax = 3\n");
+    write_config(
+        &site,
+        "\n[taxonomies.tags]\nmode = \"replace\"\nmin_score = 0\nmax = 3\n",
+    );
     classify(&site);
     let rel = "content/blog/2025/zero-downtime-database-migrations/index.md";
     let page = site.join(rel);
@@ -426,7 +429,10 @@ fn human_pages_are_locked_wholesale_by_config() {
 #[test]
 fn fallback_when_nothing_qualifies() {
     let (_g, site) = copy_site(&example_site());
-    write_config(&site, "\n[taxonomies.categories]\nmin_score = 101\n");
+    write_config(
+        &site,
+        "\n[taxonomies.categories]\nmode = \"replace\"\nmin_score = 101\n",
+    );
     classify(&site);
     let v = apply_json(&site, &[], 0);
     let page = "content/notes/pairing-rotation.md";
@@ -465,7 +471,10 @@ fn replace_and_merge_modes_and_undefined_values() {
 
     // Replace, nothing qualifies: defined terms go, the undefined "Serverless" stays...
     let (_g, site) = copy_site(&example_site());
-    write_config(&site, "\n[taxonomies.tags]\nmin_score = 101\n");
+    write_config(
+        &site,
+        "\n[taxonomies.tags]\nmode = \"replace\"\nmin_score = 101\n",
+    );
     classify(&site);
     assert_eq!(tags_of(&site.join(rel)), original);
     code(&run(&site, &["apply"]), 0);

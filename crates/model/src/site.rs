@@ -116,7 +116,9 @@ pub struct Policy {
 
 impl Policy {
     /// The defaults that mirror the system we replace: concepts 1 ≥ 80, categories 3 ≥ 75
-    /// (fallback "Uncategorized"), tags 15 ≥ 80; anything else 10 ≥ 80.
+    /// (fallback "Uncategorized"), tags 15 ≥ 80; anything else 10 ≥ 80. The mode is
+    /// `merge`: what a person listed stays until `mode = "replace"` says the engine may
+    /// remove it (check `taxonomist eval` first).
     pub fn default_for(taxonomy: &str) -> Policy {
         let (max, min_score, fallback) = match taxonomy {
             "concepts" => (1, 80.0, None),
@@ -128,7 +130,7 @@ impl Policy {
             max,
             min_score,
             fallback,
-            mode: Mode::Replace,
+            mode: Mode::Merge,
         }
     }
 }

@@ -327,12 +327,28 @@ pub fn load_with_config(config: &Config, opts: &LoadOptions) -> Result<Site, Err
     let pages = dedup_pages(pages, &mut diagnostics);
     let mut terms = dedup_terms(terms, &mut diagnostics);
     for tax in &config.taxonomies {
-        let min = config
-            .implicit_min_uses
-            .get(&tax.name)
-            .copied()
-            .unwrap_or(DEFAULT_IMPLICIT_MIN_USES);
-        if min == 0 || terms.iter().any(|t| t.taxonomy == tax.name) {
+        if terms.iter().any(|t| t.taxonomy == tax.name) {
+            continue;
+        }
+        // Tags and categories are subjects; other taxonomies (authors, series) often are
+        // not, so they get implicit terms only when asked for.
+        let min = match config.implicit_min_uses.get(&tax.name) {
+            Some(&n) => n,
+            None if IMPLICIT_BY_DEFAULT.contains(&tax.name.as_str()) => DEFAULT_IMPLICIT_MIN_USES,
+            None => {
+                if pages.iter().any(|p| p.terms.contains_key(&tax.name)) {
+                    diagnostics.push(Diagnostic::warning(
+                        config.content_dir.join(&tax.name),
+                        format!(
+                            "{0} has no term pages and is not classified (add term pages, or set [taxonomies.{0}] implicit_min_uses = 3 in taxonomist.toml to classify with the values pages list)",
+                            tax.name
+                        ),
+                    ));
+                }
+                continue;
+            }
+        };
+        if min == 0 {
             continue;
         }
         let made = implicit_terms(&tax.name, &pages, min);
@@ -393,6 +409,9 @@ fn io_message(err: &ignore::Error) -> String {
         other => other.to_string(),
     }
 }
+
+/// Taxonomies that get implicit terms without being asked (when they have no term pages).
+pub const IMPLICIT_BY_DEFAULT: [&str; 2] = ["tags", "categories"];
 
 /// Default minimum uses for implicit terms.
 pub const DEFAULT_IMPLICIT_MIN_USES: usize = 3;
@@ -1073,6 +1092,43 @@ mod tests {
             !t.terms.contains_key("tags"),
             "a term never lists its own taxonomy"
         );
+    }
+
+    #[test]
+    fn only_tags_and_categories_get_implicit_terms_unless_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        };
+        write(
+            "hugo.toml",
+            "[taxonomies]\ntag = \"tags\"\nauthor = \"authors\"\n",
+        );
+        for i in 0..3 {
+            write(
+                &format!("content/p{i}.md"),
+                "---\ntitle: P\ntags: [Rust]\nauthors: [Ada]\n---\nBody.\n",
+            );
+        }
+        let site = load(dir.path(), &LoadOptions::default()).expect("load");
+        let ids: Vec<String> = site.terms.iter().map(|t| t.id.to_string()).collect();
+        assert_eq!(ids, vec!["tags/rust"]);
+        assert!(
+            site.diagnostics.iter().any(|d| d
+                .message
+                .contains("authors has no term pages and is not classified")),
+            "{:?}",
+            site.diagnostics
+        );
+        write(
+            "taxonomist.toml",
+            "[taxonomies.authors]\nimplicit_min_uses = 3\n",
+        );
+        let site = load(dir.path(), &LoadOptions::default()).expect("load");
+        let ids: Vec<String> = site.terms.iter().map(|t| t.id.to_string()).collect();
+        assert_eq!(ids, vec!["authors/ada", "tags/rust"]);
     }
 
     #[test]

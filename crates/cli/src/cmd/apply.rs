@@ -1,20 +1,16 @@
 //! `taxonomist apply`: write each page's selected terms into its front matter, touching only
 //! the lists that change; `--diff` shows, `--check` tells CI whether anything would change.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 
 use anyhow::Context;
 use serde_json::json;
 use taxonomist_apply::{Choice, ListEdit, WriteError, rewrite, write_atomic};
-use taxonomist_engine::{Engine, scorable_terms};
 use taxonomist_model::{PageId, Site};
-use taxonomist_store::{expected_digest, plan_loaded};
 
 use crate::Exit;
 use crate::args::{ApplyArgs, Format, Global};
 use crate::cmd::{Ctx, choices, matching_pages};
-use crate::engines;
 use crate::output;
 use crate::settings::ApplySection;
 
@@ -58,27 +54,8 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ApplyArgs) -> anyhow::Result<Exit>
     };
 
     // Staleness, read-only (as `status` computes it).
-    let built = engines::embedded(&ctx.config, site, &ctx.store, &args.flags, None)?;
-    let engine = built.engine;
-    let id = engine.id();
-    let def_hashes = engine.definition_hashes(site);
-    let terms = scorable_terms(site);
-    let page_index: HashMap<&PageId, usize> = site
-        .pages
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (&p.id, i))
-        .collect();
-    let store = ctx.store.read_only();
-    let loaded = store.load_for(&|pid| {
-        page_index
-            .get(pid)
-            .map(|&p| expected_digest(site, p, &terms, &def_hashes, &id))
-    })?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {}: {}", w.path.display(), w.message);
-    }
-    let plan = plan_loaded(site, &loaded, &pages, &terms, &def_hashes, &|e| *e == id);
+    let crate::cmd::fresh::Freshness { plan, loaded, .. } =
+        crate::cmd::fresh::check(ctx, args.engine, args.mode, &args.flags, &pages)?;
     let mut stale: Vec<String> = plan
         .stale_pages
         .iter()

@@ -7,6 +7,7 @@ pub mod choices;
 pub mod classify;
 pub mod eval;
 pub mod explain;
+pub mod fresh;
 pub mod init;
 pub mod inspect;
 pub mod llm;

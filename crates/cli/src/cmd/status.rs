@@ -1,76 +1,25 @@
 //! `taxonomist status`: what the store holds, what is stale and why, without scoring.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use serde_json::json;
-use taxonomist_engine::{Engine, scorable_terms};
-use taxonomist_model::PageId;
-use taxonomist_store::{expected_digest, plan_loaded_with};
+use taxonomist_engine::scorable_terms;
 
 use crate::Exit;
-use crate::args::{EngineKind, Format, Global, StatusArgs};
+use crate::args::{Format, Global, StatusArgs};
 use crate::cmd::Ctx;
-use crate::engines;
 use crate::output;
 
 pub fn run(ctx: &Ctx, global: &Global, args: &StatusArgs) -> anyhow::Result<Exit> {
     let site = &ctx.site;
-    let kind = crate::cmd::llm::resolve(args.engine, &ctx.config);
     let terms = scorable_terms(site);
-    // LLM scores count for `llm` and `cascade`; embedded ones for `embedded` and `cascade`.
-    let llm = match kind {
-        EngineKind::Llm | EngineKind::Cascade => {
-            let cfg = crate::cmd::llm::llm_config(&ctx.config, args.mode)?;
-            Some((
-                taxonomist_llm::engine_id(&cfg)?,
-                site.terms
-                    .iter()
-                    .map(|t| t.definition_hash)
-                    .collect::<Vec<_>>(),
-            ))
-        }
-        _ => None,
-    };
-    let embedded = if kind == EngineKind::Llm {
-        None
-    } else {
-        let built = engines::embedded(&ctx.config, site, &ctx.store, &args.flags, None)?;
-        Some((built.engine.id(), built.engine.definition_hashes(site)))
-    };
-    let (id, def_hashes) = embedded
-        .clone()
-        .or_else(|| llm.clone())
-        .expect("one engine at least");
-    let single = llm.is_none() || embedded.is_none();
-    let page_index: HashMap<&PageId, usize> = site
-        .pages
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (&p.id, i))
-        .collect();
-    let store = ctx.store.read_only();
-    let loaded = store.load_for(&|pid| {
-        if !single {
-            return None;
-        }
-        page_index
-            .get(pid)
-            .map(|&p| expected_digest(site, p, &terms, &def_hashes, &id))
-    })?;
-    for w in &loaded.warnings {
-        eprintln!("warning: {}: {}", w.path.display(), w.message);
-    }
     let pages: Vec<usize> = (0..site.pages.len()).collect();
-    let plan = plan_loaded_with(site, &loaded, &pages, &terms, &|e, t| match &llm {
-        Some((lid, ldefs)) if e == lid => (ldefs[t], true),
-        _ if *e == id => (def_hashes[t], true),
-        _ => (def_hashes[t], false),
-    });
-    let id = match &llm {
-        Some((lid, _)) if kind == EngineKind::Cascade => format!("cascade ({lid} over {id})"),
-        _ => id.to_string(),
-    };
+    let crate::cmd::fresh::Freshness {
+        plan,
+        loaded,
+        engine: id,
+    } = crate::cmd::fresh::check(ctx, args.engine, args.mode, &args.flags, &pages)?;
     // Keep what was learned about the files for the next run.
     if !loaded.files.is_empty() && ctx.store.root().is_dir() {
         ctx.store.save_index(&loaded.index).ok();
