@@ -233,6 +233,9 @@ pub enum PageKind {
     Bundle,
     /// A section's `_index.md` (only when configured).
     Section,
+    /// A term's own page, classified against the other taxonomies (only with
+    /// `[site] term_pages = true`).
+    Term,
 }
 
 /// Per-page instructions to taxonomist, from front matter

@@ -89,6 +89,10 @@ pub struct SiteSection {
     /// Classify section pages (`_index.md`) too.
     #[serde(default)]
     pub sections: bool,
+    /// Classify term pages too: each receives terms of the other taxonomies (a tag page
+    /// gets categories and concepts), never of its own.
+    #[serde(default)]
+    pub term_pages: bool,
     /// Load Hugo's `tags` and `categories` taxonomies even when the Hugo config
     /// lists others (default: follow the Hugo config).
     #[serde(default)]

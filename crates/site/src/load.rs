@@ -198,6 +198,8 @@ impl Filters {
 enum Loaded {
     Page(Box<Page>),
     Term(Box<Term>),
+    /// A term whose page is classified too (`[site] term_pages`).
+    TermAndPage(Box<Term>, Box<Page>),
     Skipped(Skipped),
     Nothing,
 }
@@ -320,6 +322,10 @@ pub fn load_with_config(config: &Config, opts: &LoadOptions) -> Result<Site, Err
         match loaded {
             Loaded::Page(p) => pages.push(*p),
             Loaded::Term(t) => terms.push(*t),
+            Loaded::TermAndPage(t, p) => {
+                terms.push(*t);
+                pages.push(*p);
+            }
             Loaded::Skipped(s) => skipped.push(s),
             Loaded::Nothing => {}
         }
@@ -560,6 +566,24 @@ fn load_one(
             match parse_term(file, text, taxonomy, slug, &config.taxonomies) {
                 Ok((term, warns)) => {
                     diags.extend(warns);
+                    let term_pages = config
+                        .taxonomist
+                        .as_ref()
+                        .is_some_and(|t| t.site.term_pages);
+                    if term_pages && !term.ignore {
+                        let lang = job.lang.as_deref().filter(|l| Some(*l) != default_lang);
+                        if let Ok(page) = parse_page(
+                            file,
+                            &job.rel,
+                            text,
+                            PageKind::Term,
+                            lang,
+                            &config.taxonomies,
+                        ) && (!page.draft || opts.drafts)
+                        {
+                            return (Loaded::TermAndPage(Box::new(term), Box::new(page)), diags);
+                        }
+                    }
                     (Loaded::Term(Box::new(term)), diags)
                 }
                 Err(d) => {
@@ -723,15 +747,20 @@ pub fn parse_page(
     let data = doc.data();
     let body_text = to_plain_text(doc.body());
 
+    let in_folder = |rel: &str| {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        name.starts_with("_index.") || name.starts_with("index.")
+    };
     let bundle = match kind {
         PageKind::Bundle | PageKind::Section => rel.rsplit_once('/').map_or("", |(d, _)| d),
-        PageKind::Single => rel
+        PageKind::Term if in_folder(rel) => rel.rsplit_once('/').map_or("", |(d, _)| d),
+        PageKind::Term | PageKind::Single => rel
             .strip_suffix(".md")
             .or_else(|| rel.strip_suffix(".markdown"))
             .unwrap_or(rel),
     };
     let bundle = match (kind, lang) {
-        (PageKind::Single, Some(l)) => bundle
+        (PageKind::Single | PageKind::Term, Some(l)) => bundle
             .strip_suffix(&format!(".{l}"))
             .unwrap_or(bundle)
             .to_string(),

@@ -3,7 +3,7 @@
 //! `[apply]` settings (human pages locked wholesale when configured).
 
 use taxonomist_apply::{Choice, Finals, SelectOptions, choose};
-use taxonomist_model::{Mode, Origin, Page, Site};
+use taxonomist_model::{Mode, Origin, Page, PageKind, Site};
 
 use crate::settings::ApplySection;
 
@@ -40,16 +40,22 @@ pub fn page_choices(
         prune_undefined,
         lock_all,
     };
+    // A term page gets terms of the other taxonomies, never of its own (nor itself).
+    let own = (page.kind == PageKind::Term)
+        .then(|| site.terms.iter().find(|t| t.path == page.path))
+        .flatten();
+    let self_term = own.map(|t| &t.id);
     site.taxonomies
         .iter()
         .filter(|tax| site.terms_of(&tax.name).next().is_some())
+        .filter(|tax| own.is_none_or(|t| t.taxonomy != tax.name))
         .map(|tax| {
             if implicit_only(site, &tax.name) && tax.policy.mode != Mode::Merge {
                 let mut t = tax.clone();
                 t.policy.mode = Mode::Merge;
-                choose(site, page, None, finals, &t, opts)
+                choose(site, page, self_term, finals, &t, opts)
             } else {
-                choose(site, page, None, finals, tax, opts)
+                choose(site, page, self_term, finals, tax, opts)
             }
         })
         .collect()
