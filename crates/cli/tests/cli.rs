@@ -249,6 +249,7 @@ fn init_detects_extra_taxonomies_and_never_overwrites() {
     let gitignore =
         std::fs::read_to_string(site.join(".taxonomist/.gitignore")).expect("gitignore");
     assert!(gitignore.lines().any(|l| l == "cache/"));
+    assert!(gitignore.lines().any(|l| l == "index.json"));
 
     // The written file loads, and concepts are now classified.
     let out = taxonomist()

@@ -87,6 +87,10 @@ pub struct Loaded {
     pub warnings: Vec<StoreWarning>,
 }
 
+/// The store's `.gitignore`: caches and run state stay out of git; `scores/` (and the
+/// cascade's shortlists) are meant to be committed, so CI never pays twice.
+pub const GITIGNORE: &str = "# rebuildable caches and run state; scores/ is meant to be committed\ncache/\nlock\nindex.json\n*.tmp\n*.corrupt-*\n";
+
 /// The score store of one site.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -185,13 +189,13 @@ impl Store {
         }
     }
 
-    fn ensure_gitignore(&self) -> Result<(), StoreError> {
+    /// Creates the store's `.gitignore` ([`GITIGNORE`]) unless one exists.
+    pub fn ensure_gitignore(&self) -> Result<(), StoreError> {
         let path = self.root.join(".gitignore");
         if path.exists() {
             return Ok(());
         }
-        let text = "# rebuildable caches and run state; scores/ is meant to be committed\ncache/\nlock\nindex.json\n*.tmp\n*.corrupt-*\n";
-        fsutil::write_atomic(&path, text.as_bytes())
+        fsutil::write_atomic(&path, GITIGNORE.as_bytes())
             .map(|_| ())
             .map_err(|source| StoreError::Io { path, source })
     }

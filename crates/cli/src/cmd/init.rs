@@ -191,13 +191,10 @@ pub fn run(global: &Global, args: &InitArgs) -> anyhow::Result<Exit> {
     file.write_all(text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     file.sync_all().ok();
-    let state = global.site.join(".taxonomist");
-    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
-    let gitignore = state.join(".gitignore");
-    if !gitignore.exists() {
-        std::fs::write(&gitignore, "# rebuildable caches and run state; scores (*.toml) are meant to be committed\ncache/\nlock\n*.tmp\n")
-            .with_context(|| format!("writing {}", gitignore.display()))?;
-    }
+    let store = taxonomist_store::Store::open(&global.site);
+    std::fs::create_dir_all(store.root())
+        .with_context(|| format!("creating {}", store.root().display()))?;
+    store.ensure_gitignore()?;
     eprintln!("wrote {}", path.display());
     Ok(Exit::Ok)
 }
