@@ -215,7 +215,13 @@ pub fn embedded(
         });
         (id, factory)
     };
-    let mut engine = EmbeddedEngine::lazy(id, factory, tokenizer).with_options(options);
+    let (spans, warning) = taxonomist_embed::SpanCache::open(&store.cache_dir());
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    let mut engine = EmbeddedEngine::lazy(id, factory, tokenizer)
+        .with_options(options)
+        .with_span_cache(spans);
     let source = flags.learn_from.or(section.learn).unwrap_or_default();
     let labels = match labels {
         Some(l) => Some(l),

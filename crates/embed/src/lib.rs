@@ -42,6 +42,7 @@ pub mod cache;
 mod error;
 pub mod fetch;
 pub mod minilm;
+pub mod spans;
 pub mod static_model;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
@@ -50,6 +51,7 @@ mod tokens;
 pub use cache::{CacheStats, CachedEmbedder, EmbeddingCache};
 pub use error::{Error, Result};
 pub use minilm::{Backend, Batching, MiniLm};
+pub use spans::SpanCache;
 pub use static_model::{StaticModel, StaticOptions, StaticReport};
 pub use tokens::TextTokenizer;
 

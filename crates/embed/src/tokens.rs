@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// Identifies the tokenizer's definition (keys cached chunk spans).
+    fingerprint: [u8; 32],
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -37,8 +39,11 @@ pub(crate) fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
 impl TextTokenizer {
     /// Loads a `tokenizer.json`.
     pub fn from_file(path: &Path) -> Result<TextTokenizer> {
+        let inner = load_tokenizer(path)?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Ok(TextTokenizer {
-            inner: load_tokenizer(path)?,
+            inner,
+            fingerprint: *blake3::hash(&bytes).as_bytes(),
         })
     }
 
@@ -47,7 +52,18 @@ impl TextTokenizer {
         inner
             .with_truncation(None)
             .map_err(|e| Error::tokenizer("truncation", e))?;
-        Ok(TextTokenizer { inner })
+        let text = inner
+            .to_string(false)
+            .map_err(|e| Error::tokenizer("serialise", e))?;
+        Ok(TextTokenizer {
+            inner,
+            fingerprint: *blake3::hash(text.as_bytes()).as_bytes(),
+        })
+    }
+
+    /// A hash of the tokenizer's definition.
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
     }
 
     /// The vocabulary size, added tokens included.
@@ -95,18 +111,32 @@ impl TextTokenizer {
         max_tokens: usize,
         overlap_tokens: usize,
     ) -> Result<Vec<&'a str>> {
+        Ok(self
+            .chunk_spans(text, max_tokens, overlap_tokens)?
+            .into_iter()
+            .map(|(s, e)| &text[s..e])
+            .collect())
+    }
+
+    /// The byte spans [`TextTokenizer::chunks`] cuts `text` into (valid char
+    /// boundaries).
+    pub fn chunk_spans(
+        &self,
+        text: &str,
+        max_tokens: usize,
+        overlap_tokens: usize,
+    ) -> Result<Vec<(usize, usize)>> {
         let enc = self
             .inner
             .encode(text, false)
             .map_err(|e| Error::tokenizer("encode", e))?;
-        let offsets = enc.get_offsets();
-        let words = enc.get_word_ids();
-        Ok(
-            chunk_spans(text, offsets, words, max_tokens, overlap_tokens)
-                .into_iter()
-                .map(|(s, e)| &text[s..e])
-                .collect(),
-        )
+        Ok(chunk_spans(
+            text,
+            enc.get_offsets(),
+            enc.get_word_ids(),
+            max_tokens,
+            overlap_tokens,
+        ))
     }
 }
 

@@ -105,6 +105,7 @@ pub struct EmbeddedEngine {
     options: Options,
     labels: Labels,
     labels_fingerprint: Option<Hash>,
+    spans: taxonomist_embed::SpanCache,
 }
 
 fn run_err<E: std::fmt::Display>(e: E) -> EngineError {
@@ -151,7 +152,16 @@ impl EmbeddedEngine {
             options: Options::default(),
             labels: Labels::default(),
             labels_fingerprint: None,
+            spans: taxonomist_embed::SpanCache::in_memory(),
         }
+    }
+
+    /// Keeps chunk spans in `cache` (persisted by [`taxonomist_embed::SpanCache::save`]
+    /// after each run that added some), so a page whose text did not change is not
+    /// tokenised again.
+    pub fn with_span_cache(mut self, cache: taxonomist_embed::SpanCache) -> EmbeddedEngine {
+        self.spans = cache;
+        self
     }
 
     fn embedder(&self) -> Result<&dyn Embedder, EngineError> {
@@ -276,18 +286,21 @@ impl EmbeddedEngine {
             format!("{}. {}", page.title, page.description)
         };
         let mut out = vec![head];
-        let body = self
-            .tokenizer
-            .chunks(
-                &page.body_text,
+        let body = &page.body_text;
+        let spans = self
+            .spans
+            .spans(
+                &self.tokenizer,
+                body,
                 self.options.chunk_tokens,
                 self.options.chunk_overlap,
             )
             .map_err(run_err)?;
         out.extend(
-            body.into_iter()
+            spans
+                .into_iter()
                 .take(self.options.max_chunks)
-                .map(|c| format!("{}. {c}", page.title)),
+                .map(|(s, e)| format!("{}. {}", page.title, &body[s..e])),
         );
         Ok(out)
     }
@@ -390,6 +403,8 @@ impl EmbeddedEngine {
             .par_iter()
             .map(|&p| self.page_chunks(site, p).map(|c| (p, c)))
             .collect::<Result<_, _>>()?;
+        // A cache: failing to keep it costs time next run, never correctness.
+        let _ = self.spans.save();
         let all: Vec<String> = chunked
             .iter()
             .flat_map(|(_, c)| c.iter().cloned())
