@@ -237,30 +237,11 @@ pub fn update(
         std::mem::take(&mut sink.failures),
     );
     drop(sink);
-    let mut pruned = 0;
-    if args.prune {
-        for orphan in &p.orphan_pages {
-            files.remove(orphan);
-            if ctx.store.remove_page(orphan)? {
-                index.pages.remove(orphan);
-                pruned += 1;
-            }
-        }
-        let live: std::collections::BTreeSet<&TermId> = site.terms.iter().map(|t| &t.id).collect();
-        // A page whose file holds a deleted term cannot have been proven fresh by the
-        // index (its digest differs), so its file was read: look only there.
-        for (pid, file) in files.iter_mut() {
-            let before = file.scores.len();
-            file.scores.retain(|t, _| live.contains(t));
-            if file.scores.len() != before {
-                pruned += before - file.scores.len();
-                ctx.store.write_page(file)?;
-                if let Some(stamp) = Stamp::of(&ctx.store.page_path(pid)) {
-                    index.pages.insert(pid.clone(), Entry::of(file, stamp));
-                }
-            }
-        }
-    }
+    let pruned = if args.prune {
+        prune(ctx, &p, &mut files, &mut index)?
+    } else {
+        0
+    };
     ctx.store.save_index(&index)?;
     let finals = index
         .pages
@@ -279,6 +260,38 @@ pub fn update(
         finals,
         llm: None,
     })
+}
+
+/// Removes stored scores of deleted pages (their files) and deleted terms (from the files
+/// that were read: a file holding a deleted term cannot have been proven fresh by the
+/// index, its digest differs). Returns how many scores went.
+pub fn prune(
+    ctx: &Ctx,
+    plan: &Plan,
+    files: &mut BTreeMap<PageId, PageScores>,
+    index: &mut Index,
+) -> anyhow::Result<usize> {
+    let mut pruned = 0;
+    for orphan in &plan.orphan_pages {
+        files.remove(orphan);
+        if ctx.store.remove_page(orphan)? {
+            index.pages.remove(orphan);
+            pruned += 1;
+        }
+    }
+    let live: std::collections::BTreeSet<&TermId> = ctx.site.terms.iter().map(|t| &t.id).collect();
+    for (pid, file) in files.iter_mut() {
+        let before = file.scores.len();
+        file.scores.retain(|t, _| live.contains(t));
+        if file.scores.len() != before {
+            pruned += before - file.scores.len();
+            ctx.store.write_page(file)?;
+            if let Some(stamp) = Stamp::of(&ctx.store.page_path(pid)) {
+                index.pages.insert(pid.clone(), Entry::of(file, stamp));
+            }
+        }
+    }
+    Ok(pruned)
 }
 
 pub fn run(ctx: &Ctx, global: &Global, args: &ClassifyArgs) -> anyhow::Result<Exit> {

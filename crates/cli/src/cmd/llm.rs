@@ -497,6 +497,11 @@ pub fn update(
         std::mem::take(&mut sink.failures),
     );
     drop(sink);
+    let pruned = if args.prune && store_error.is_none() {
+        crate::cmd::classify::prune(ctx, &prep.plan, &mut prep.files, &mut prep.index)?
+    } else {
+        0
+    };
     ctx.store.save_index(&prep.index)?;
     if let Some(e) = store_error {
         return Err(e.into());
@@ -517,7 +522,7 @@ pub fn update(
         engine: format!("{} ({id})", kind_name(kind)),
         note: prep.note,
         seconds: start.elapsed().as_secs_f64(),
-        pruned: 0,
+        pruned,
         finals,
         llm: Some(json!({
             "engine": id.to_string(),
