@@ -241,6 +241,13 @@ pub struct ExplainArgs {
     /// How many terms per taxonomy without --all.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Whose scores to explain (as for `classify`). Only the embedded engine is run here;
+    /// with the LLM or the cascade the page's stored scores must be fresh.
+    #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
+    pub engine: EngineKind,
+    /// The LLM call shape whose scores count (default from `[llm] mode`).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeChoice>,
     #[command(flatten)]
     pub flags: crate::engines::EngineFlags,
 }

@@ -138,6 +138,34 @@ fn live_cascade_scores_the_shortlists_and_a_rerun_sends_nothing() {
     assert_eq!(s["files_written"], 0);
     assert_eq!(before, all_text(&site.join(".taxonomist/scores")));
 
+    // `explain` shows the stored scores: no request, no store change.
+    let out = taxonomist()
+        .args([
+            "explain",
+            "notes/flaky-tests",
+            "--format",
+            "json",
+            "--no-progress",
+        ])
+        .args(["--embedder", "static", "--site"])
+        .arg(&site)
+        .env(KEY_ENV, KEY)
+        .output()
+        .expect("explain");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        json_of(&out)["engine"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("cascade"))
+    );
+    assert_eq!(server.requests().len(), 0);
+    assert_eq!(before, all_text(&site.join(".taxonomist/scores")));
+
     // One page edited: only its shortlist goes back to the LLM.
     let page = site.join("content/notes/flaky-tests.md");
     let text = std::fs::read_to_string(&page).expect("read");

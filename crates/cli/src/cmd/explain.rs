@@ -47,7 +47,22 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ExplainArgs) -> anyhow::Result<Exi
         prune: false,
         quiet: true,
     };
-    let out = classify::update(ctx, global, &classify_args, Some(vec![p]))?;
+    let kind = crate::cmd::llm::resolve(args.engine, &ctx.config);
+    let engine = if kind == EngineKind::Embedded {
+        classify::update(ctx, global, &classify_args, Some(vec![p]))?.engine
+    } else {
+        // Never pay for an explanation, and never replace LLM scores with embedded ones:
+        // explain what is stored, when it is fresh.
+        let fresh = crate::cmd::fresh::check(ctx, kind, args.mode, &args.flags, &[p])?;
+        if !fresh.plan.stale_pages.is_empty() {
+            anyhow::bail!(
+                "{}: its scores under {} are stale or missing; run `taxonomist classify` first (explain never calls the LLM)",
+                site.pages[p].id,
+                fresh.engine
+            );
+        }
+        fresh.engine
+    };
     let page = &site.pages[p];
     let file = ctx
         .store
@@ -147,7 +162,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ExplainArgs) -> anyhow::Result<Exi
         Format::Json => {
             serde_json::to_writer_pretty(
                 &mut w,
-                &json!({"page": page.id, "path": page.path.to_string_lossy(), "title": page.title, "engine": out.engine, "taxonomies": json_tax}),
+                &json!({"page": page.id, "path": page.path.to_string_lossy(), "title": page.title, "engine": engine, "taxonomies": json_tax}),
             )?;
             writeln!(w)?;
         }
@@ -155,7 +170,7 @@ pub fn run(ctx: &Ctx, global: &Global, args: &ExplainArgs) -> anyhow::Result<Exi
             writeln!(
                 w,
                 "\n✓ listed and selected · + would be added · − listed, would be removed · engine {}",
-                out.engine
+                engine
             )?;
         }
     }
