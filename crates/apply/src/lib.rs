@@ -6,11 +6,10 @@
 //!   locks, pins and excludes → a [`select::Choice`]. Pure.
 //! - [`write::rewrite`]: a file's text and the lists to write → the new text, through the
 //!   lossless editor, touching only keys whose list changes; body bytes are re-checked.
-//! - [`write::write_atomic`]: temp file in the same folder, fsync, rename, fsync the folder.
 #![deny(missing_docs)]
 
 pub mod select;
 pub mod write;
 
 pub use select::{Choice, Finals, SelectOptions, choose};
-pub use write::{ListEdit, Rewrite, WriteError, rewrite, write_atomic};
+pub use write::{ListEdit, Rewrite, WriteError, rewrite};

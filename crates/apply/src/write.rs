@@ -1,9 +1,6 @@
 //! Write-back: a content file's text and the lists to write → the new text, through the
-//! lossless editor, touching only the keys whose list changes; and the atomic write.
-
-use std::fs::File;
-use std::io::{self, Write};
-use std::path::Path;
+//! lossless editor, touching only the keys whose list changes. (The caller writes the
+//! file, atomically: `taxonomist_store::fsutil::write_atomic`.)
 
 use serde_json::Value;
 use taxonomist_frontmatter::Document;
@@ -122,53 +119,6 @@ pub fn rewrite(text: &str, edits: &[ListEdit]) -> Result<Rewrite, WriteError> {
     Ok(Rewrite { text: out, changed })
 }
 
-/// Replaces `path` with `bytes` atomically: a temp file in the same folder (with the
-/// original's permissions), fsync, rename over the target, fsync the folder. A crash leaves
-/// the old file or the new one, never half of either.
-///
-/// # Errors
-///
-/// Any I/O error; the temp file is removed on failure and the target is untouched.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.taxonomist-{}.tmp", std::process::id()));
-    let perms = std::fs::metadata(path).ok().map(|m| m.permissions());
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        if let Some(p) = perms {
-            f.set_permissions(p)?;
-        }
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,31 +220,5 @@ mod tests {
             WriteError::Parse(p) => assert!(p.line().is_some(), "{p}"),
             other => panic!("unexpected {other}"),
         }
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_keeps_permissions() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let p = dir.path().join("a.md");
-        std::fs::write(&p, "old").expect("write");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-        }
-        write_atomic(&p, b"new").expect("atomic");
-        assert_eq!(std::fs::read(&p).expect("read"), b"new");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
-            assert_eq!(mode & 0o777, 0o640);
-        }
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .expect("ls")
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name() != "a.md")
-            .collect();
-        assert!(leftovers.is_empty(), "temp file left behind");
     }
 }

@@ -4,8 +4,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to `path` atomically: a temp file in the same folder, fsync, rename over
-/// the target, fsync the folder. A reader (or a crash) sees the old file or the new one,
+/// Writes `bytes` to `path` atomically: a temp file in the same folder (with the target's
+/// permissions), fsync, rename over the target, fsync the folder. A reader (or a crash) sees the old file or the new one,
 /// never half of either. When the file already holds exactly these bytes nothing is
 /// written, so a no-op run leaves contents and mtime alone. Returns whether it wrote.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
@@ -21,9 +21,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<bool> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // A replaced file keeps its permissions (a user's content file may not be 0644).
+    let perms = std::fs::metadata(path).ok().map(|m| m.permissions());
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
+        if let Some(p) = perms {
+            f.set_permissions(p)?;
+        }
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)?;
@@ -211,6 +216,32 @@ fn read_holder(file: &mut File) -> Holder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_keeps_permissions() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("a.md");
+        std::fs::write(&p, "old").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        }
+        assert!(write_atomic(&p, b"new").expect("atomic"));
+        assert_eq!(std::fs::read(&p).expect("read"), b"new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o640);
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name() != "a.md")
+            .collect();
+        assert!(leftovers.is_empty(), "temp file left behind");
+    }
 
     #[test]
     fn many_writes_replace_changed_files_only_and_leave_no_temp_files() {

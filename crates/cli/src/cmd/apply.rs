@@ -5,8 +5,9 @@ use std::io::Write as _;
 
 use anyhow::Context;
 use serde_json::json;
-use taxonomist_apply::{Choice, ListEdit, WriteError, rewrite, write_atomic};
+use taxonomist_apply::{Choice, ListEdit, WriteError, rewrite};
 use taxonomist_model::{PageId, Site};
+use taxonomist_store::fsutil::write_atomic;
 
 use crate::Exit;
 use crate::args::{ApplyArgs, Format, Global};

@@ -56,23 +56,19 @@ pub fn resolve(kind: EngineKind, config: &Config) -> EngineKind {
 
 /// The `[llm]` configuration with `mode` overridden.
 pub fn llm_config(config: &Config, mode: Option<ModeChoice>) -> anyhow::Result<LlmConfig> {
-    let args = ClassifyArgs {
-        only: Vec::new(),
-        engine: EngineKind::Auto,
-        flags: crate::engines::EngineFlags::default(),
-        llm: crate::args::LlmFlags {
-            mode,
-            ..Default::default()
-        },
-        force: false,
-        prune: false,
-        quiet: true,
-    };
-    Ok(settings(config, &args)?.cfg)
+    Ok(settings_with(config, mode, None)?.cfg)
 }
 
 /// Reads `[llm]` (defaults when absent) and applies the flags.
 pub fn settings(config: &Config, args: &ClassifyArgs) -> anyhow::Result<Settings> {
+    settings_with(config, args.llm.mode, args.llm.shortlist)
+}
+
+fn settings_with(
+    config: &Config,
+    mode: Option<ModeChoice>,
+    shortlist_flag: Option<usize>,
+) -> anyhow::Result<Settings> {
     let mut table = config
         .taxonomist
         .as_ref()
@@ -88,7 +84,7 @@ pub fn settings(config: &Config, args: &ClassifyArgs) -> anyhow::Result<Settings
     let mut cfg: LlmConfig = toml::Value::Table(table)
         .try_into()
         .map_err(|e| anyhow::anyhow!("taxonomist.toml [llm]: {e}"))?;
-    if let Some(m) = args.llm.mode {
+    if let Some(m) = mode {
         cfg.mode = match m {
             ModeChoice::PerTerm => Mode::PerTerm,
             ModeChoice::MultiTerm => Mode::MultiTerm,
@@ -98,7 +94,7 @@ pub fn settings(config: &Config, args: &ClassifyArgs) -> anyhow::Result<Settings
         .map_err(|e| anyhow::anyhow!("taxonomist.toml [llm]: {e}"))?;
     Ok(Settings {
         cfg,
-        shortlist: args.llm.shortlist.unwrap_or(shortlist),
+        shortlist: shortlist_flag.unwrap_or(shortlist),
     })
 }
 
