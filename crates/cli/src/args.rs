@@ -284,6 +284,10 @@ pub struct EvalArgs {
     /// Per-term rows in the text report.
     #[arg(long, default_value_t = 10)]
     pub terms: usize,
+    /// Write every scored pair's features, label and score as JSON lines to FILE (for
+    /// studying or fitting the calibration outside taxonomist).
+    #[arg(long, value_name = "FILE")]
+    pub dump_features: Option<PathBuf>,
     #[command(flatten)]
     pub flags: crate::engines::EngineFlags,
 }

