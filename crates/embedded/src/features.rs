@@ -32,12 +32,13 @@ pub struct Terms {
     pub names: Vec<TermNames>,
     /// For each term, the terms whose pages list it.
     pub in_links: Vec<Vec<usize>>,
-    /// Topic texts (for reasons), per term.
+    /// Topic texts as reasons quote them (cut to [`crate::reason::TOPIC_CLIP`]), per term.
     pub topic_texts: Vec<Vec<String>>,
-    /// Exclusion texts (for reasons), per term.
+    /// Exclusion texts as reasons quote them (cut to [`crate::reason::EXCLUSION_CLIP`]), per
+    /// term.
     pub exclusion_texts: Vec<Vec<String>>,
     /// Words of each term's title and key topics, for picking the reason's sentence.
-    pub hints: Vec<std::collections::HashSet<crate::lexical::Tok>>,
+    pub hints: Vec<crate::lexical::TokSet>,
 }
 
 /// The page side of one page.

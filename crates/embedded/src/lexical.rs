@@ -50,6 +50,9 @@ pub fn tokens(text: &str) -> Vec<String> {
 /// strings, and collisions between the few thousand words of a page are negligible.
 pub type Tok = u64;
 
+/// A set of tokens (tokens are already hashes, so a cheap hasher does).
+pub type TokSet = rustc_hash::FxHashSet<Tok>;
+
 /// Hashes a token.
 pub fn tok(word: &str) -> Tok {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -79,8 +82,8 @@ pub struct PageTokens {
     description: Vec<Tok>,
     body: Vec<Tok>,
     /// Positions of each token in the body, for phrase counting.
-    positions: std::collections::HashMap<Tok, Vec<u32>>,
-    all: std::collections::HashSet<Tok>,
+    positions: rustc_hash::FxHashMap<Tok, Vec<u32>>,
+    all: TokSet,
 }
 
 impl PageTokens {
@@ -89,8 +92,7 @@ impl PageTokens {
         let title = tok_ids(title);
         let description = tok_ids(description);
         let body = tok_ids(body);
-        let mut positions: std::collections::HashMap<Tok, Vec<u32>> =
-            std::collections::HashMap::new();
+        let mut positions: rustc_hash::FxHashMap<Tok, Vec<u32>> = Default::default();
         for (i, t) in body.iter().enumerate() {
             positions.entry(*t).or_default().push(i as u32);
         }

@@ -395,14 +395,21 @@ impl EmbeddedEngine {
             .zip(&topic_texts)
             .map(|(t, topics)| reason::hint_tokens(&format!("{} {}", t.title, topics.join(" "))))
             .collect();
+        // Reasons quote topics and exclusions cut for display: cut them once here.
+        let clip_all = |lists: Vec<Vec<String>>, max: usize| -> Vec<Vec<String>> {
+            lists
+                .into_iter()
+                .map(|l| l.iter().map(|x| reason::clip(x, max)).collect())
+                .collect()
+        };
         let terms = Terms {
             matrix_t,
             rows,
             views,
             names,
             in_links: Self::in_links(site),
-            topic_texts,
-            exclusion_texts,
+            topic_texts: clip_all(topic_texts, reason::TOPIC_CLIP),
+            exclusion_texts: clip_all(exclusion_texts, reason::EXCLUSION_CLIP),
             hints,
         };
 

@@ -4,15 +4,19 @@
 
 use crate::features::PairFeatures;
 use crate::learn::Learned;
-use crate::lexical::{Tok, tok, tok_ids, tokens};
+use crate::lexical::{Tok, TokSet, tok, tok_ids, tokens};
 
 /// Similarity from which a key topic counts as covered.
 pub const TOPIC_MATCH: f32 = 0.45;
 /// Margin over the definition from which an exclusion counts as fired.
 pub const EXCLUSION_FIRED: f32 = 0.02;
+/// Characters of a key topic a reason quotes.
+pub const TOPIC_CLIP: usize = 60;
+/// Characters of an exclusion a reason quotes.
+pub const EXCLUSION_CLIP: usize = 80;
 
 /// The words of a hint worth matching (longer than 3 characters), hashed.
-pub fn hint_tokens(hint: &str) -> std::collections::HashSet<Tok> {
+pub fn hint_tokens(hint: &str) -> TokSet {
     tokens(hint)
         .into_iter()
         .filter(|w| w.len() > 3)
@@ -21,10 +25,17 @@ pub fn hint_tokens(hint: &str) -> std::collections::HashSet<Tok> {
 }
 
 /// A chunk split into sentences, each tokenised once (reasons look at every chunk against
-/// many terms).
+/// many terms) and cut for display at most once, the first time a reason quotes it.
 #[derive(Clone, Debug, Default)]
 pub struct Sentences {
-    items: Vec<(std::ops::Range<usize>, Vec<Tok>)>,
+    items: Vec<Sentence>,
+}
+
+#[derive(Clone, Debug)]
+struct Sentence {
+    range: std::ops::Range<usize>,
+    toks: Vec<Tok>,
+    clipped: std::sync::OnceLock<String>,
 }
 
 impl Sentences {
@@ -35,24 +46,37 @@ impl Sentences {
             .into_iter()
             .map(|s| {
                 let start = s.as_ptr() as usize - base;
-                (start..start + s.len(), tok_ids(s))
+                Sentence {
+                    range: start..start + s.len(),
+                    toks: tok_ids(s),
+                    clipped: std::sync::OnceLock::new(),
+                }
             })
             .collect();
         Sentences { items }
     }
 
-    /// The sentence sharing the most words with `want`, cut to ~160 characters.
-    pub fn best(&self, chunk: &str, want: &std::collections::HashSet<Tok>) -> String {
-        let mut best: Option<(&std::ops::Range<usize>, usize)> = None;
-        for (range, toks) in &self.items {
-            let overlap = toks.iter().filter(|w| want.contains(w)).count();
+    /// The sentence sharing the most words with `want` (the first on a tie), cut to ~160
+    /// characters. `chunk` is the text these sentences were split from.
+    pub fn best(&self, chunk: &str, want: &TokSet) -> String {
+        let mut best: Option<(&Sentence, usize)> = None;
+        for item in &self.items {
+            let overlap = item.toks.iter().filter(|w| want.contains(w)).count();
             if best.is_none_or(|b| overlap > b.1) {
-                best = Some((range, overlap));
+                best = Some((item, overlap));
             }
         }
-        best.and_then(|(r, _)| chunk.get(r.clone()))
-            .map(|s| clip(s.trim(), 160))
-            .unwrap_or_default()
+        best.map(|(item, _)| {
+            item.clipped
+                .get_or_init(|| {
+                    chunk
+                        .get(item.range.clone())
+                        .map(|s| clip(s.trim(), 160))
+                        .unwrap_or_default()
+                })
+                .clone()
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -96,7 +120,8 @@ pub fn clip(s: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
-/// Builds the reason for one pair.
+/// Builds the reason for one pair. `topic_texts` and `exclusion_texts` are quoted as given
+/// (the engine cuts them once, to [`TOPIC_CLIP`] and [`EXCLUSION_CLIP`]).
 pub fn reason(
     f: &PairFeatures,
     sentence: String,
@@ -128,11 +153,7 @@ pub fn reason(
         .iter()
         .filter(|(_, s)| *s >= TOPIC_MATCH)
         .take(3)
-        .filter_map(|(i, s)| {
-            topic_texts
-                .get(*i)
-                .map(|t| format!("{} ({s:.2})", clip(t, 60)))
-        })
+        .filter_map(|(i, s)| topic_texts.get(*i).map(|t| format!("{t} ({s:.2})")))
         .collect();
     if !covered.is_empty() {
         parts.push(format!("key topics: {}", covered.join("; ")));
@@ -144,7 +165,7 @@ pub fn reason(
         && margin >= EXCLUSION_FIRED
         && let Some(e) = exclusion_texts.get(i)
     {
-        parts.push(format!("exclusion fired (+{margin:.2}): {}", clip(e, 80)));
+        parts.push(format!("exclusion fired (+{margin:.2}): {e}"));
     }
     if let Some(l) = learned
         && l.evidence > 0

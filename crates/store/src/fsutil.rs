@@ -151,6 +151,7 @@ pub fn move_aside(path: &Path) -> io::Result<PathBuf> {
 pub struct Lock {
     file: File,
     path: PathBuf,
+    previous: Option<Holder>,
 }
 
 /// Who holds a lock we could not take.
@@ -180,6 +181,9 @@ impl Lock {
             Err(std::fs::TryLockError::WouldBlock) => return Ok(Err(read_holder(&mut file))),
             Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
+        // A clean exit empties the file: words left in it are a holder that died holding it.
+        let left = read_holder(&mut file);
+        let previous = (left.pid.is_some() || !left.what.is_empty()).then_some(left);
         file.set_len(0)?;
         file.seek(SeekFrom::Start(0))?;
         writeln!(file, "{}\n{what}", std::process::id())?;
@@ -187,7 +191,14 @@ impl Lock {
         Ok(Ok(Lock {
             file,
             path: path.to_path_buf(),
+            previous,
         }))
+    }
+
+    /// The holder that died while holding the lock (killed, crashed), when there was one:
+    /// its writes may have left temp files behind.
+    pub fn previous(&self) -> Option<&Holder> {
+        self.previous.as_ref()
     }
 
     /// The lock file.

@@ -25,6 +25,7 @@ pub mod fsutil;
 pub mod index;
 mod plan;
 pub mod reference;
+pub mod writer;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -36,6 +37,7 @@ pub use index::{Entry, Index, Stamp};
 pub use plan::{Plan, Staleness, expected_digest, plan, plan_loaded, plan_loaded_with};
 pub use reference::{ImportOptions, ImportReport, Imported};
 use taxonomist_model::PageId;
+pub use writer::{PageWriter, Written};
 
 /// The store's folder, relative to the site root.
 pub const DIR: &str = ".taxonomist";
@@ -179,6 +181,11 @@ impl Store {
         match Lock::try_acquire(&path, what) {
             Ok(Ok(lock)) => {
                 self.ensure_gitignore()?;
+                if lock.previous().is_some() {
+                    // The last writer was killed mid-run: its temp files are garbage now
+                    // that no one else can write here.
+                    remove_temp_files(&self.scores_dir());
+                }
                 Ok(lock)
             }
             Ok(Err(holder)) => Err(StoreError::Locked {
@@ -405,6 +412,26 @@ impl Store {
     }
 }
 
+/// Removes the temp files of atomic writes (`.NAME.PID.tmp`) under `dir`; best effort.
+fn remove_temp_files(dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() && name.starts_with('.') && name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
+}
+
 fn walk_json(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -567,6 +594,31 @@ mod tests {
         // A damaged index is simply rebuilt.
         std::fs::write(store.index_path(), "{ nope").expect("write");
         assert_eq!(store.load_for(&expect).expect("load").files.len(), 2);
+    }
+
+    #[test]
+    fn a_lock_taken_from_a_dead_holder_clears_its_temp_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path());
+        let sub = store.scores_dir().join("blog");
+        std::fs::create_dir_all(&sub).expect("dir");
+        let temp = sub.join(".post.json.4242.tmp");
+        let kept = sub.join("post.json");
+        std::fs::write(&kept, "{}").expect("file");
+        // A clean exit leaves the lock file empty: nothing is swept.
+        std::fs::write(&temp, "half").expect("temp");
+        drop(store.lock("taxonomist classify").expect("lock"));
+        assert!(temp.exists(), "only a dead holder's run is swept");
+        // A killed holder leaves its pid in the lock file: its temp files go, nothing else.
+        std::fs::write(
+            dir.path().join(".taxonomist/lock"),
+            "4242\ntaxonomist classify\n",
+        )
+        .expect("lock file");
+        let lock = store.lock("taxonomist classify").expect("lock");
+        assert_eq!(lock.previous().and_then(|h| h.pid), Some(4242));
+        assert!(!temp.exists(), "the dead run's temp file is removed");
+        assert!(kept.exists());
     }
 
     #[test]

@@ -9,8 +9,8 @@ use taxonomist_apply::Finals;
 use taxonomist_engine::{Engine, Flow, Sink, scorable_terms};
 use taxonomist_model::{PageId, Score, Site, TermId, fmt_score};
 use taxonomist_store::{
-    Entry, Index, PageScores, Plan, Stamp, Store, StoreError, expected_digest, now_rfc3339,
-    plan_loaded,
+    Entry, Index, PageScores, PageWriter, Plan, Stamp, Store, StoreError, Written, expected_digest,
+    now_rfc3339, plan_loaded,
 };
 
 use crate::Exit;
@@ -29,6 +29,8 @@ pub struct StoreSink<'a> {
     pending: Vec<Score>,
     /// Pages done but not yet written (written together, one durability barrier).
     dirty: Vec<PageId>,
+    /// Writes batches of pages in the background while scoring goes on.
+    writer: PageWriter,
     now: String,
     /// Pairs scored.
     pub scored: usize,
@@ -60,6 +62,7 @@ impl<'a> StoreSink<'a> {
             paths,
             pending: Vec::new(),
             dirty: Vec::new(),
+            writer: PageWriter::new(),
             now: now_rfc3339(),
             scored: 0,
             written: 0,
@@ -101,7 +104,10 @@ impl Sink for StoreSink<'_> {
         }
         self.dirty.push(page.clone());
         if self.dirty.len() >= FLUSH_PAGES {
-            return self.flush();
+            self.submit();
+        }
+        if self.error.is_some() {
+            return Flow::Stop;
         }
         Flow::Continue
     }
@@ -111,29 +117,47 @@ impl Sink for StoreSink<'_> {
 const FLUSH_PAGES: usize = 256;
 
 impl StoreSink<'_> {
-    /// Writes the pages done so far. Must be called once scoring ends (`Drop` does it too,
-    /// but cannot report an error).
-    pub fn flush(&mut self) -> Flow {
-        if self.dirty.is_empty() {
-            return Flow::Continue;
-        }
+    /// Hands the pages done so far to the background writer.
+    fn submit(&mut self) {
         let dirty = std::mem::take(&mut self.dirty);
         let files: Vec<&PageScores> = dirty.iter().filter_map(|p| self.files.get(p)).collect();
-        match self.store.write_pages(&files) {
-            Ok(w) => self.written += w.iter().filter(|&&x| x).count(),
-            Err(e) => {
-                self.error = Some(e);
-                return Flow::Stop;
+        let done = self.writer.submit(self.store, &files);
+        self.absorb(done);
+    }
+
+    /// Records written batches: counts, index entries, the first error.
+    fn absorb(&mut self, done: Vec<Written>) {
+        for w in done {
+            match w.result {
+                Ok(flags) => self.written += flags.iter().filter(|&&x| x).count(),
+                Err(e) => {
+                    self.error.get_or_insert(e);
+                    continue;
+                }
+            }
+            for page in &w.pages {
+                if let (Some(file), Some(stamp)) =
+                    (self.files.get(page), Stamp::of(&self.store.page_path(page)))
+                {
+                    self.index
+                        .pages
+                        .insert(page.clone(), Entry::of(file, stamp));
+                }
             }
         }
-        for file in files {
-            if let Some(stamp) = Stamp::of(&self.store.page_path(&file.page)) {
-                self.index
-                    .pages
-                    .insert(file.page.clone(), Entry::of(file, stamp));
-            }
+    }
+
+    /// Writes the pages done so far and waits for every write. Must be called once scoring
+    /// ends (`Drop` does it too, but cannot report an error).
+    pub fn flush(&mut self) -> Flow {
+        self.submit();
+        let done = self.writer.finish();
+        self.absorb(done);
+        if self.error.is_some() {
+            Flow::Stop
+        } else {
+            Flow::Continue
         }
-        Flow::Continue
     }
 }
 
