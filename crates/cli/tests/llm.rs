@@ -187,6 +187,20 @@ fn live_cascade_scores_the_shortlists_and_a_rerun_sends_nothing() {
         calls.iter().all(|r| r.body.contains("flaky")),
         "only that page"
     );
+
+    // Choosing the embedded engine explicitly replaces the LLM's scores, and says so.
+    let stored = llm_pairs_stored(&site);
+    assert!(stored > 0);
+    server.clear_requests();
+    let out = run(&site, &["--engine", "embedded", "-q"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("replacing {stored} LLM scores with embedded ones")),
+        "{err}"
+    );
+    assert_eq!(llm_pairs_stored(&site), 0);
+    assert_eq!(server.requests().len(), 0);
 }
 
 #[test]
@@ -349,6 +363,13 @@ fn batch_submit_status_collect_then_a_live_rerun_sends_nothing() {
         0,
         "a batch sends no live call"
     );
+    // A live run while the batch is in flight leaves its pairs to `collect`.
+    let out = run(&site, &["--format", "json", "-q"]);
+    let s = summary(&out);
+    assert_eq!(s["llm"]["left_to_batch"].as_u64(), Some(pairs), "{s}");
+    assert_eq!(s["llm"]["llm_pairs"], 0, "{s}");
+    assert_eq!(server.chat_requests().len(), 0, "nothing is paid twice");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--batch collect"));
     // The first batch expires half-done: what it lacks is re-queued and sent again.
     let mut collected = 0;
     for _ in 0..20 {

@@ -233,6 +233,13 @@ impl BatchState {
     }
 }
 
+/// The (page, term) pairs carried by batches in `state_dir` that are not yet collected: a
+/// live run leaves them to `collect` rather than paying for them twice. Empty without a
+/// state folder.
+pub fn in_flight_pairs(state_dir: &Path) -> Result<BTreeSet<(PageId, TermId)>, LlmError> {
+    BatchState::load(state_dir)?.in_flight(state_dir)
+}
+
 /// One term of a request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ManifestTerm {

@@ -191,6 +191,29 @@ pub struct Outcome {
     pub llm: Option<serde_json::Value>,
 }
 
+/// Stored scores from another engine than the embedded one (the LLM's, paid for) that
+/// `work` is about to replace.
+fn llm_scores_replaced(
+    site: &Site,
+    files: &BTreeMap<PageId, PageScores>,
+    work: &taxonomist_engine::Work,
+) -> usize {
+    work.items
+        .iter()
+        .filter_map(|(p, terms)| files.get(&site.pages[*p].id).map(|f| (f, terms)))
+        .map(|(f, terms)| {
+            terms
+                .iter()
+                .filter(|&&t| {
+                    f.scores
+                        .get(&site.terms[t].id)
+                        .is_some_and(|s| s.engine.name != "embedded")
+                })
+                .count()
+        })
+        .sum()
+}
+
 /// Brings the scores of `pages` up to date (all pages when `None`).
 pub fn update(
     ctx: &Ctx,
@@ -243,6 +266,13 @@ pub fn update(
         {
             files.insert(pid.clone(), f);
         }
+    }
+    let replaced = llm_scores_replaced(site, &files, &p.work);
+    if replaced > 0 {
+        eprintln!(
+            "warning: replacing {replaced} LLM scores with embedded ones (`--engine embedded`); \
+             the cascade (`classify` with `[llm]` configured) keeps them"
+        );
     }
     let mut sink = StoreSink::new(&ctx.store, &mut files, &mut index, site);
     {

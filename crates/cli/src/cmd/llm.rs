@@ -478,6 +478,24 @@ pub fn update(
     let _lock = ctx.store.lock("taxonomist classify")?;
     let settings = settings(&ctx.config, args)?;
     let mut prep = prepare(ctx, global, args, kind, &settings, &pages, false)?;
+    // Pairs a submitted batch carries are paid for already: `--batch collect` stores them.
+    let in_flight = taxonomist_llm::batch::in_flight_pairs(&ctx.store.root().join("batches"))?;
+    let mut left_to_batch = 0;
+    if !in_flight.is_empty() {
+        for (p, terms) in &mut prep.work.items {
+            let page = &site.pages[*p].id;
+            let before = terms.len();
+            terms.retain(|&t| !in_flight.contains(&(page.clone(), site.terms[t].id.clone())));
+            left_to_batch += before - terms.len();
+        }
+        prep.work.items.retain(|(_, terms)| !terms.is_empty());
+        if left_to_batch > 0 {
+            eprintln!(
+                "note: {left_to_batch} owed pairs are in batches not yet collected; \
+                 `taxonomist classify --batch collect` stores them"
+            );
+        }
+    }
     let mut engine = LlmEngine::from_env(settings.cfg.clone())?;
     let id = engine.id();
     let mut sink = StoreSink::new(&ctx.store, &mut prep.files, &mut prep.index, site);
@@ -523,6 +541,7 @@ pub fn update(
         llm: Some(json!({
             "engine": id.to_string(),
             "llm_pairs": prep.work.pairs(),
+            "left_to_batch": left_to_batch,
             "llm_scored": scored,
             "embedded_scored": prep.embedded_scored,
             "shortlist": prep.shortlist,
