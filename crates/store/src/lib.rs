@@ -389,11 +389,16 @@ impl Store {
     /// [`fsutil::write_atomic_many`]); each file is still replaced atomically and only if
     /// its bytes change. Returns, per page, whether it wrote.
     pub fn write_pages(&self, pages: &[&PageScores]) -> Result<Vec<bool>, StoreError> {
-        let items: Vec<(PathBuf, Vec<u8>)> = pages
+        fsutil::write_atomic_many(&self.page_files(pages))
+            .map_err(|(path, source)| StoreError::Io { path, source })
+    }
+
+    /// Each page's file path and bytes, as [`Store::write_pages`] writes them.
+    pub fn page_files(&self, pages: &[&PageScores]) -> Vec<(PathBuf, Vec<u8>)> {
+        pages
             .iter()
             .map(|p| (self.page_path(&p.page), p.to_text().into_bytes()))
-            .collect();
-        fsutil::write_atomic_many(&items).map_err(|(path, source)| StoreError::Io { path, source })
+            .collect()
     }
 
     /// Removes one page's file (pruning a deleted page).
@@ -414,41 +419,31 @@ impl Store {
 
 /// Removes the temp files of atomic writes (`.NAME.PID.tmp`) under `dir`; best effort.
 fn remove_temp_files(dir: &Path) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let p = entry.path();
-            let Ok(ft) = entry.file_type() else { continue };
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file() && name.starts_with('.') && name.ends_with(".tmp") {
-                let _ = std::fs::remove_file(&p);
-            }
-        }
+    let temps = walk_files(dir, &|name| name.starts_with('.') && name.ends_with(".tmp"));
+    for p in temps.unwrap_or_default() {
+        let _ = std::fs::remove_file(p);
     }
 }
 
+/// The store's page files under `dir` (hidden files, such as temp files, left out).
 fn walk_json(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    walk_files(dir, &|name| {
+        name.ends_with(".json") && !name.starts_with('.')
+    })
+}
+
+/// Files under `dir` whose name `keep` accepts.
+fn walk_files(dir: &Path, keep: &dyn Fn(&str) -> bool) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d)? {
             let entry = entry?;
-            let p = entry.path();
             let ft = entry.file_type()?;
             if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file()
-                && p.extension().is_some_and(|x| x == "json")
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            {
-                out.push(p);
+                stack.push(entry.path());
+            } else if ft.is_file() && keep(&entry.file_name().to_string_lossy()) {
+                out.push(entry.path());
             }
         }
     }

@@ -75,10 +75,7 @@ impl PageWriter {
         if !pages.is_empty() {
             let batch: Batch = (
                 pages.iter().map(|p| p.page.clone()).collect(),
-                pages
-                    .iter()
-                    .map(|p| (store.page_path(&p.page), p.to_text().into_bytes()))
-                    .collect(),
+                store.page_files(pages),
             );
             match &self.tx {
                 Some(tx) => {
